@@ -1,0 +1,1 @@
+"""Built-in channel plugins: Twilio SMS and voice, FCM push, and the outbox."""

@@ -1,0 +1,67 @@
+"""dunning's core: the domain model, policies, guardrails and the pure engine.
+
+Importing this package does nothing but define names: plugins load in
+:func:`make_plugin_manager`, settings in :func:`load_settings`.
+"""
+
+from __future__ import annotations
+
+from dunning.core.channel import Channel, ChannelSpec, OutboundMessage, Receipt
+from dunning.core.engine import Action, Decision, decide
+from dunning.core.errors import (
+    AmbiguousDeliveryError,
+    ConfigError,
+    DeliveryError,
+    DunningError,
+    InputError,
+    PermanentDeliveryError,
+    PolicyError,
+    TransientDeliveryError,
+)
+from dunning.core.explain import explain
+from dunning.core.hookspecs import hookimpl
+from dunning.core.model import Attempt, Case, Contact, ContactStatus, Event, EventKind, History, Intent
+from dunning.core.plugins import Registry, make_plugin_manager, make_registry
+from dunning.core.policy import Policy, check_policy, load_policy
+from dunning.core.presets import Preset
+from dunning.core.records import parse_case, parse_event
+from dunning.core.settings import Settings, load_settings
+
+__all__ = [
+    "Action",
+    "AmbiguousDeliveryError",
+    "Attempt",
+    "Case",
+    "Channel",
+    "ChannelSpec",
+    "ConfigError",
+    "Contact",
+    "ContactStatus",
+    "Decision",
+    "DeliveryError",
+    "DunningError",
+    "Event",
+    "EventKind",
+    "History",
+    "InputError",
+    "Intent",
+    "OutboundMessage",
+    "PermanentDeliveryError",
+    "Policy",
+    "PolicyError",
+    "Preset",
+    "Receipt",
+    "Registry",
+    "Settings",
+    "TransientDeliveryError",
+    "check_policy",
+    "decide",
+    "explain",
+    "hookimpl",
+    "load_policy",
+    "load_settings",
+    "make_plugin_manager",
+    "make_registry",
+    "parse_case",
+    "parse_event",
+]

@@ -1,0 +1,134 @@
+"""The one error tree of dunning.
+
+::
+
+    DunningError
+    ├── ConfigError                 a policy, preset or setting is wrong
+    │   └── PolicyError             names file, line and field of each problem
+    ├── InputError                  a bad row, event or API request
+    ├── PluginError                 a plugin broke a rule of registration
+    │   └── DuplicateNameError      two plugins registered the same name
+    ├── TemplateError               a template is missing or failed to render
+    └── DeliveryError               a channel could not deliver a message
+        ├── PermanentDeliveryError  never retry; fall back to the next step
+        ├── TransientDeliveryError  retry with backoff (``retry_after`` seconds)
+        └── AmbiguousDeliveryError  may have been sent; reconcile, never blind-retry
+
+Channels translate their providers' exceptions into the ``DeliveryError``
+branch at their edge (``raise ... from exc``) so that the runtime knows whether
+to retry, fall back or wait for a status callback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "AmbiguousDeliveryError",
+    "ConfigError",
+    "DeliveryError",
+    "DunningError",
+    "DuplicateNameError",
+    "InputError",
+    "PermanentDeliveryError",
+    "PluginError",
+    "PolicyError",
+    "Problem",
+    "TemplateError",
+    "TransientDeliveryError",
+]
+
+
+class DunningError(Exception):
+    """Base of every error dunning raises on purpose."""
+
+
+class ConfigError(DunningError):
+    """A policy, preset or setting cannot be used as written."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of a policy check, located in its source file."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.field}:" if self.field else ""
+        tag = "" if self.severity == "error" else " warning:"
+        return f"{where}:{tag}{field} {self.message}"
+
+
+class PolicyError(ConfigError):
+    """A policy has errors; ``problems`` lists each with its line and field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class InputError(DunningError):
+    """Bad input: a row, an event, an API request. Names the field at fault."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class PluginError(DunningError):
+    """A plugin broke a rule of registration."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same channel or preset name."""
+
+
+class TemplateError(DunningError):
+    """A template is missing or failed to render (e.g. an undefined field)."""
+
+
+class DeliveryError(DunningError):
+    """A channel failed to deliver; the subclass says what to do next.
+
+    ``code`` is the provider's error code where it gave one; ``invalidates``
+    names the contact point the error proves unusable (``"address"``) and
+    ``opt_out`` is true when the provider reports the recipient opted out.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        invalidates: bool = False,
+        opt_out: bool = False,
+    ) -> None:
+        self.code = code
+        self.invalidates = invalidates
+        self.opt_out = opt_out
+        super().__init__(message)
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help: fall back to the next step of the ladder."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying later; ``retry_after`` (seconds) when the provider said."""
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, code=code)
+
+
+class AmbiguousDeliveryError(DeliveryError):
+    """The request may have reached the provider: never blind-retry.
+
+    The runtime waits for the provider's status callback and reconciles, so
+    that no debtor receives the same reminder twice.
+    """

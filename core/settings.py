@@ -1,0 +1,104 @@
+"""Settings, from ``DUNNING_*`` environment variables or a settings file.
+
+Secrets are ``SecretStr``: they print as ``**********`` and never reach a log.
+Settings are read when :func:`load_settings` is called, never at import time.
+A settings file (``DUNNING_SETTINGS_FILE``, ``.env`` syntax) holds the same
+keys; the environment wins over it.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+TWILIO_API = "https://api.twilio.com"
+FCM_API = "https://fcm.googleapis.com"
+
+
+def _split(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of a dunning deployment. See README for what each does."""
+
+    model_config = SettingsConfigDict(env_prefix="DUNNING_", extra="ignore", frozen=True)
+
+    # -------------------------------------------------------------- core
+    database_url: str = "sqlite:///dunning.db"
+    broker_url: str | None = None
+    plugins: CommaList | None = None
+    plugin_trace: bool = False
+    policy: str | None = None
+    dry_run: bool = False
+    public_url: str = "http://127.0.0.1:8000"
+    api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # -------------------------------------------------------------- runtime
+    tick_seconds: float = 30.0
+    tick_batch: int = 2000
+    lease_seconds: float = 60.0
+    sweep_seconds: float = 15.0
+    ambiguous_after_seconds: float = 3600.0
+    worker_threads: int = 4
+    max_retries: int = 5
+    min_backoff_ms: int = 1000
+    max_backoff_ms: int = 300_000
+    scheduler_partitions: int = 1
+    scheduler_partition: int = 0
+    rate_limits: CommaList = Field(default_factory=list)
+
+    # -------------------------------------------------------------- twilio
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = TWILIO_API
+    twilio_timeout: float = 10.0
+    twilio_machine_detection: str | None = None
+
+    # -------------------------------------------------------------- fcm
+    fcm_credentials: str | None = None
+    fcm_project_id: str | None = None
+    fcm_base_url: str = FCM_API
+    fcm_timeout: float = 10.0
+
+    # -------------------------------------------------------------- costs (reports)
+    cost_sms: Decimal = Decimal("0.0079")
+    cost_push: Decimal = Decimal("0")
+    cost_voice: Decimal = Decimal("0.014")
+    cost_currency: str = "USD"
+
+    @field_validator("plugins", "rate_limits", mode="before")
+    @classmethod
+    def _commas(cls, value: Any) -> Any:
+        return _split(value)
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens(cls, value: Any) -> Any:
+        return _split(value)
+
+    def channel_cost(self, channel: str) -> Decimal:
+        return {"sms": self.cost_sms, "push": self.cost_push, "voice": self.cost_voice}.get(
+            channel, Decimal("0")
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``DUNNING_SETTINGS_FILE``), then overrides."""
+    env_file = os.environ.get("DUNNING_SETTINGS_FILE")
+    if env_file:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Built-in non-channel plugins: guardrail presets, reply classifiers, strategies."""

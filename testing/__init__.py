@@ -1,0 +1,1 @@
+"""Test support shipped with dunning: fake provider servers and the channel contract suite."""
