@@ -1,0 +1,112 @@
+"""The channel contract: what every channel, built-in or third-party, provides.
+
+A channel knows its name and queue, which contact point of a debtor it uses
+(``contact_kind``), how to send one rendered message, and how to type its
+failures with the error tree of :mod:`dunning.core.errors`. It is built from
+settings by :meth:`Channel.from_settings`; one that returns None is not
+configured, and the engine falls through its steps.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+from dunning.core.errors import DeliveryError
+from dunning.core.model import Case
+
+__all__ = ["Channel", "ChannelSpec", "OutboundMessage", "Receipt"]
+
+#: The kinds of channel; ``call`` attempts are what Reg F's 7-in-7 counts.
+KINDS = ("text", "push", "call", "other")
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What the policy and the engine need to know of a channel, without settings."""
+
+    name: str
+    contact_kind: str
+    kind: str = "text"
+    queue: str = ""
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue or f"dunning.{self.name}"
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One rendered reminder, ready for a channel to send.
+
+    ``parts`` holds each rendered template part (``body``; push adds
+    ``title``); ``data`` is machine data for the receiving app or callback.
+    """
+
+    intent_id: str
+    case_id: str
+    channel: str
+    to: str
+    parts: Mapping[str, str]
+    locale: str = "en"
+    data: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def body(self) -> str:
+        return self.parts["body"]
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The provider's acknowledgement of a send."""
+
+    provider_id: str | None
+    status: str = "sent"
+
+
+class Channel(ABC):
+    """Base class of every channel. Subclasses set the class attributes and ``send``."""
+
+    #: The channel's name in policies (``sms``, ``push``, ``voice``, ...).
+    name: ClassVar[str]
+    #: Which contact point it uses: ``phone``, ``push_token`` or a custom kind.
+    contact_kind: ClassVar[str] = "phone"
+    #: ``text``, ``push``, ``call`` or ``other``.
+    kind: ClassVar[str] = "text"
+    #: The Dramatiq queue; empty means ``dunning.<name>``.
+    queue: ClassVar[str] = ""
+    #: The template parts a message of this channel is rendered from.
+    template_parts: ClassVar[tuple[str, ...]] = ("body",)
+
+    @classmethod
+    def spec(cls) -> ChannelSpec:
+        return ChannelSpec(cls.name, cls.contact_kind, cls.kind, cls.queue)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Channel | None:
+        """Build the channel from settings, or return None when it is not configured."""
+        return cls()
+
+    def address(self, case: Case) -> str | None:
+        """The contact point this channel would use for the case, if any."""
+        return case.address(self.contact_kind)
+
+    @abstractmethod
+    def send(self, message: OutboundMessage) -> Receipt:
+        """Send one message; raise a ``DeliveryError`` subclass on failure."""
+
+    def send_many(self, messages: Sequence[OutboundMessage]) -> list[Receipt | DeliveryError]:
+        """Send several messages; a channel with a batch API overrides this."""
+        results: list[Receipt | DeliveryError] = []
+        for message in messages:
+            try:
+                results.append(self.send(message))
+            except DeliveryError as exc:
+                results.append(exc)
+        return results
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; called when a worker stops."""
