@@ -1,0 +1,50 @@
+"""The ``dunning`` command line. Each command group lives in a module of its own."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from dunning.core.cli.app import App
+from dunning.core.errors import DunningError
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dunning")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Reminders for overdue repayments: SMS, push and voice, stopped by payment."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = App()
+
+
+def _register_commands() -> None:
+    from dunning.core.cli import policy
+
+    cli.add_command(policy.policy)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console entry point: typed errors become one clear line and exit code 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DunningError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except SystemExit:
+        raise

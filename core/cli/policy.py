@@ -1,0 +1,151 @@
+"""``dunning policy check`` and ``dunning policy explain``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from dunning.core.cli.app import App
+from dunning.core.errors import InputError, PolicyError
+from dunning.core.explain import explain
+from dunning.core.lint import lint_templates
+from dunning.core.policy import compile_policy
+from dunning.core.records import load_json_object, parse_case, parse_event
+
+
+@click.group()
+def policy() -> None:
+    """Check a policy, and see what it would do to a debtor."""
+
+
+@policy.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.pass_obj
+def check(app: App, path: str, strict: bool) -> None:
+    """Check POLICY.yaml: errors and warnings as FILE:LINE: field: message.
+
+    Also renders every template the policy uses with a sample case, reporting
+    SMS encoding and segment count. Exits non-zero on any error.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
+    compiled, problems = compile_policy(
+        text,
+        file=path,
+        channels=app.registry.channel_specs(),
+        presets=app.registry.presets,
+        templates=app.templates.exists,
+    )
+    lint_lines = []
+    if compiled is not None:
+        findings = lint_templates(compiled, app.templates, app.registry.channels)
+        problems += [f.problem for f in findings if f.problem is not None]
+        lint_lines = [f.summary for f in findings]
+    for line in lint_lines:
+        click.echo(line)
+    for problem in problems:
+        click.echo(str(problem), err=problem.severity == "error")
+    errors = sum(1 for p in problems if p.severity == "error")
+    warnings = len(problems) - errors
+    if errors or (strict and warnings):
+        click.echo(f"{path}: {errors} error(s), {warnings} warning(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{path}: ok ({warnings} warning(s))")
+
+
+def _read_case(path: str) -> object:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        return parse_case(load_json_object(text, "case"))
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
+    except InputError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+def _read_events(path: str | None, case_id: str) -> list:
+    if not path:
+        return []
+    events = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            events.append(parse_event(load_json_object(line, "event"), case_id=case_id))
+        except InputError as exc:
+            raise click.ClickException(f"{path}:{number}: {exc}") from exc
+    return events
+
+
+def _parse_start(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@policy.command(name="explain")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--case", "case_path", required=True, type=click.Path(dir_okay=False), help="Case JSON.")
+@click.option("--events", "events_path", type=click.Path(dir_okay=False), help="Events JSONL.")
+@click.option("--start", help="Start of the dry run (ISO 8601; default now).")
+@click.option("--days", default=14, show_default=True, type=click.IntRange(1, 366))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def explain_cmd(
+    app: App,
+    path: str,
+    case_path: str,
+    events_path: str | None,
+    start: str | None,
+    days: int,
+    as_json: bool,
+) -> None:
+    """Dry-run one case through POLICY.yaml: every contact, deferral and stop, with reasons."""
+    try:
+        compiled = app.policy(path)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    case = _read_case(case_path)
+    events = _read_events(events_path, case.case_id)  # type: ignore[attr-defined]
+    lines = explain(case, compiled, _parse_start(start), days, events)  # type: ignore[arg-type]
+    if as_json:
+        for line in lines:
+            click.echo(json.dumps(line.to_json(), ensure_ascii=False))
+        return
+    table = Table(title=f"{compiled.name}: case {case.case_id}")  # type: ignore[attr-defined]
+    for column in ("at (UTC)", "local", "action", "channel", "step", "template", "rule / until"):
+        table.add_column(column)
+    for line in lines:
+        a = line.action
+        detail = a.rule or ""
+        if a.until:
+            detail += f" until {a.until.astimezone(line.local.tzinfo):%Y-%m-%d %H:%M}"
+        table.add_row(
+            f"{a.at:%Y-%m-%d %H:%M}",
+            f"{line.local:%Y-%m-%d %H:%M %Z}",
+            a.kind,
+            a.channel or "",
+            "" if a.step is None else str(a.step + 1),
+            (a.template or "") + (f" [{a.variant}]" if a.variant else ""),
+            detail,
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
