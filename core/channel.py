@@ -108,5 +108,13 @@ class Channel(ABC):
                 results.append(exc)
         return results
 
+    def status_error(self, code: str | None, status: str) -> DeliveryError | None:
+        """The error a provider's delivery-status callback means, typed like ``send``'s.
+
+        ``status`` is the provider's status word (``undelivered``, ``failed``,
+        ...) and ``code`` its error code. None means the status is no failure.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called when a worker stops."""

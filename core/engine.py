@@ -399,14 +399,16 @@ class _Positioned:
         if not address:
             return f"no_address:{spec.contact_kind}"
         for event in ctx.events:
-            if event.kind not in (EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT):
+            if event.address not in (None, address):
                 continue
-            kind = self._contact_kind_of(event)
-            if kind == spec.contact_kind and (event.address in (None, address)):
+            if event.kind == EventKind.WRONG_NUMBER and self._contact_kind_of(event) == spec.contact_kind:
                 return f"invalid_contact:{spec.contact_kind}"
+            if event.kind == EventKind.INVALID_CONTACT and event.channel == step.channel:
+                return f"invalid_contact:{step.channel}"
         return None
 
     def _contact_kind_of(self, event: Event) -> str | None:
+        """The contact kind a wrong-number report is about (the phone, unless said)."""
         if event.channel is None:
             return "phone"
         spec = self.ctx.policy.channels.get(event.channel)

@@ -95,9 +95,11 @@ class TemplateError(DunningError):
 class DeliveryError(DunningError):
     """A channel failed to deliver; the subclass says what to do next.
 
-    ``code`` is the provider's error code where it gave one; ``invalidates``
-    names the contact point the error proves unusable (``"address"``) and
-    ``opt_out`` is true when the provider reports the recipient opted out.
+    ``code`` is the provider's error code where it gave one. ``invalidates``
+    says what the error proves unusable: ``"address"`` (the contact point for
+    every channel using it: an invalid number) or ``"channel"`` (this channel
+    only: a landline cannot take SMS, an unregistered push token). ``opt_out``
+    is true when the provider reports that the recipient opted out.
     """
 
     def __init__(
@@ -105,9 +107,11 @@ class DeliveryError(DunningError):
         message: str,
         *,
         code: str | None = None,
-        invalidates: bool = False,
+        invalidates: str | None = None,
         opt_out: bool = False,
     ) -> None:
+        if invalidates not in (None, "address", "channel"):
+            raise ValueError(f"invalidates must be 'address', 'channel' or None, not {invalidates!r}")
         self.code = code
         self.invalidates = invalidates
         self.opt_out = opt_out

@@ -104,8 +104,8 @@ class EventKind(StrEnum):
     ACK = "ack"  #: the debtor acknowledged (push opened, keypress 1)
     DISPUTE = "dispute"  #: "not my debt": hold for a human
     OPT_OUT = "opt_out"  #: stop using ``channel`` (or every channel)
-    WRONG_NUMBER = "wrong_number"  #: the contact point reaches someone else
-    INVALID_CONTACT = "invalid_contact"  #: the provider refused the contact point
+    WRONG_NUMBER = "wrong_number"  #: the contact point is not the debtor's (every channel using it)
+    INVALID_CONTACT = "invalid_contact"  #: this channel cannot use the contact point
     CONVERSATION = "conversation"  #: a call answered by the debtor (Reg F cool-down)
     HANDOFF = "handoff"  #: the debtor asked for, or the ladder ended with, a human
     RESUME = "resume"  #: a human released a dispute or hand-off hold

@@ -315,3 +315,11 @@ def test_an_unanswered_case_in_a_conversation_cooldown_is_not_called(make_policy
     assert defer.kind == "defer" and defer.rule.startswith("cooldown:conversation:1w")
     # Day of the conversation is day 1: calls may resume at local midnight seven days later, then 8:00.
     assert defer.until == datetime(2026, 12, 9, 8, 0, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def test_a_channel_only_invalidation_keeps_the_other_channels_of_that_number(policy):
+    # A landline: Twilio refuses SMS to it (21614), but it can still be called.
+    events = [ev("invalid_contact", "2026-12-01T09:00:00", channel="sms", address="+8613800138000")]
+    lines = explain(make_case(push_token=None), policy, START, 6, events)
+    assert [s[0] for s in sends(lines)] == ["voice"]
+    assert any(line.action.rule == "invalid_contact:sms" for line in lines)
