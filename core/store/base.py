@@ -1,0 +1,130 @@
+"""The store's engine, transactions and migrations.
+
+SQLite (the embedded default, a file) and PostgreSQL (by URL) behave alike:
+``write()`` is one write transaction (``BEGIN IMMEDIATE`` on SQLite, so two
+writers queue instead of failing half-way), ``read()`` a read transaction.
+The schema is created and upgraded by Alembic (:meth:`StoreBase.migrate`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+from dunning.core.store.gate import CaseGate, FileGate, PostgresGate
+
+__all__ = ["StoreBase", "normalise_url"]
+
+log = logging.getLogger(__name__)
+
+#: How long a SQLite writer waits for another before giving up (seconds).
+SQLITE_BUSY_TIMEOUT = 60
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class StoreBase:
+    """Engine, transactions, gate and migrations; the operations live in mixins."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        self.engine: Engine = self._make_engine(pool_size)
+        self.gate: CaseGate = self._make_gate(parsed.database)
+
+    # ------------------------------------------------------------ set-up
+
+    def _make_engine(self, pool_size: int) -> Engine:
+        if self.dialect == "sqlite":
+            engine = create_engine(
+                self.url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
+            )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+            return engine
+        if self.dialect == "postgresql":
+            return create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        raise ValueError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://")
+
+    def _make_gate(self, database: str | None) -> CaseGate:
+        if self.dialect == "postgresql":
+            return PostgresGate()
+        if database and database != ":memory:":
+            return FileGate(Path(database + ".locks"))
+        return FileGate(None)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the latest migration."""
+        from alembic import command
+
+        from dunning.core.store.migrations import alembic_config
+
+        with self.engine.begin() as conn:
+            config = alembic_config(conn)
+            command.upgrade(config, "head")
+
+    def has_schema(self) -> bool:
+        return "cases" in inspect(self.engine).get_table_names()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction; committed on success, rolled back on error."""
+        with self.engine.connect() as conn:
+            conn.execution_options(dunning_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection whose transactions the caller manages (deliveries)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(dunning_write=True)
+            yield conn
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except Exception:
+            log.warning("store unreachable", exc_info=True)
+            return False
+        return True
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred and late).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("dunning_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

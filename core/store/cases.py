@@ -1,0 +1,222 @@
+"""Cases in the store: upsert by ``case_id``, load, and find the ones that are due."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, or_, select, update
+
+from dunning.core.model import Case
+from dunning.core.store.base import StoreBase
+from dunning.core.store.schema import cases, debtors
+
+__all__ = ["CasesMixin", "UpsertResult", "case_from_row", "partition_of"]
+
+#: Scheduler partitions are taken modulo this many hash slots.
+SLOTS = 4096
+#: Case statuses the scheduler still looks at (a stopped ladder reopens on a reply).
+LIVE = ("open", "held", "stopped")
+#: Rows per statement when upserting or loading many cases.
+CHUNK = 500
+_PROFILE = ("previous_cures", "broken_promises", "kept_promises", "days_to_pay_last")
+
+
+def partition_of(case_id: str) -> int:
+    """A stable slot for a case, so that schedulers can share a portfolio."""
+    return int.from_bytes(hashlib.blake2b(case_id.encode(), digest_size=4).digest(), "big") % SLOTS
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        return self
+
+
+def _case_values(case: Case) -> dict[str, Any]:
+    return {
+        "debtor_id": case.debtor_id,
+        "name": case.name,
+        "phone": case.phone,
+        "push_token": case.push_token,
+        "locale": case.locale,
+        "timezone": case.timezone,
+        "account": case.account,
+        "currency": case.currency,
+        "due_date": case.due_date,
+        "payment_url": case.payment_url,
+        "contact": case.contact,
+        "tags": list(case.tags),
+        "contacts": dict(case.contacts),
+    }
+
+
+def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) -> Case:
+    m = row._mapping
+    return Case(
+        case_id=m["case_id"],
+        debtor_id=m["debtor_id"],
+        name=m["name"],
+        account=m["account"],
+        amount_due=m["amount_due"],
+        currency=m["currency"],
+        due_date=m["due_date"],
+        locale=m["locale"],
+        phone=m["phone"],
+        push_token=m["push_token"],
+        timezone=m["timezone"],
+        payment_url=m["payment_url"],
+        contact=m["contact"],
+        tags=tuple(m["tags"] or ()),
+        contacts=dict(m["contacts"] or {}),
+        profile=profile or {},
+        amount_as_of=m["amount_as_of"],
+    )
+
+
+class CasesMixin(StoreBase):
+    """Operations on cases and debtors."""
+
+    def upsert_cases(self, conn: Connection, batch: Sequence[Case], now: datetime) -> UpsertResult:
+        """Insert new cases and update known ones; a changed amount restarts the payment count."""
+        result = UpsertResult()
+        for start in range(0, len(batch), CHUNK):
+            result += self._upsert_chunk(conn, batch[start : start + CHUNK], now)
+        return result
+
+    def _upsert_chunk(self, conn: Connection, chunk: Sequence[Case], now: datetime) -> UpsertResult:
+        latest = {case.case_id: case for case in chunk}  # a file may name a case twice: last wins
+        known = {
+            row.case_id: row
+            for row in conn.execute(
+                select(cases.c.case_id, cases.c.amount_due, cases.c.status).where(
+                    cases.c.case_id.in_(list(latest))
+                )
+            )
+        }
+        fresh = [c for c in latest.values() if c.case_id not in known]
+        if fresh:
+            conn.execute(
+                cases.insert(),
+                [
+                    {
+                        "case_id": c.case_id,
+                        **_case_values(c),
+                        "amount_due": c.amount_due,
+                        "original_amount": c.amount_due,
+                        "amount_as_of": now,
+                        "status": "open",
+                        "next_check_at": now,
+                        "partition": partition_of(c.case_id),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for c in fresh
+                ],
+            )
+        for case_id, row in known.items():
+            case = latest[case_id]
+            values = {**_case_values(case), "updated_at": now}
+            if case.amount_due != row.amount_due:
+                values.update(amount_due=case.amount_due, amount_as_of=now)
+                if row.status == "paid" and case.amount_due > 0:
+                    values.update(status="open", closed_at=None)
+            if values.get("status", row.status) in LIVE:
+                values["next_check_at"] = now  # new contact details may change the next move
+            conn.execute(update(cases).where(cases.c.case_id == case_id).values(**values))
+        self._upsert_debtors(conn, list(latest.values()), now)
+        return UpsertResult(inserted=len(fresh), updated=len(known))
+
+    def _upsert_debtors(self, conn: Connection, chunk: Sequence[Case], now: datetime) -> None:
+        ids = {c.debtor_id for c in chunk}
+        known = set(conn.scalars(select(debtors.c.debtor_id).where(debtors.c.debtor_id.in_(ids))))
+        new_rows: dict[str, dict[str, Any]] = {}
+        for case in chunk:
+            profile = {k: case.profile[k] for k in _PROFILE if k in case.profile}
+            if case.debtor_id in known:
+                if profile:
+                    conn.execute(
+                        update(debtors)
+                        .where(debtors.c.debtor_id == case.debtor_id)
+                        .values(**profile, updated_at=now)
+                    )
+            else:
+                row = new_rows.setdefault(
+                    case.debtor_id,
+                    {"debtor_id": case.debtor_id, **dict.fromkeys(_PROFILE[:3], 0), "days_to_pay_last": None},
+                )
+                row.update(profile, updated_at=now)
+        if new_rows:
+            conn.execute(debtors.insert(), list(new_rows.values()))
+
+    def load_cases(self, conn: Connection, case_ids: Iterable[str]) -> dict[str, tuple[Case, str]]:
+        """Cases by id, each with its status, profile included."""
+        ids = list(case_ids)
+        out: dict[str, tuple[Case, str]] = {}
+        for start in range(0, len(ids), CHUNK):
+            query = (
+                select(cases, *[debtors.c[k] for k in _PROFILE])
+                .select_from(cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id))
+                .where(cases.c.case_id.in_(ids[start : start + CHUNK]))
+            )
+            for row in conn.execute(query):
+                profile = {k: row._mapping[k] for k in _PROFILE if row._mapping[k] is not None}
+                out[row.case_id] = (case_from_row(row, profile), row.status)
+        return out
+
+    def due_case_ids(
+        self,
+        conn: Connection,
+        now: datetime,
+        limit: int,
+        partitions: tuple[int, int] = (1, 0),
+        after: tuple[datetime, str] | None = None,
+    ) -> list[tuple[datetime, str]]:
+        """Live cases whose next check is due, oldest first, as (next_check_at, case_id).
+
+        ``partitions`` is (count, index): this scheduler takes the slots with
+        ``slot % count == index``. ``after`` continues a previous page.
+        """
+        count, index = partitions
+        query = select(cases.c.next_check_at, cases.c.case_id).where(
+            cases.c.status.in_(LIVE), cases.c.next_check_at <= now
+        )
+        if count > 1:
+            query = query.where(cases.c.partition % count == index)
+        if after is not None:
+            query = query.where(
+                or_(
+                    cases.c.next_check_at > after[0],
+                    and_(cases.c.next_check_at == after[0], cases.c.case_id > after[1]),
+                )
+            )
+        query = query.order_by(cases.c.next_check_at, cases.c.case_id).limit(limit)
+        return [(row.next_check_at, row.case_id) for row in conn.execute(query)]
+
+    def set_case_state(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Write back each decided case's status, segment, ladder and next check."""
+        for row in rows:
+            values = {k: row[k] for k in ("status", "segment", "ladder", "next_check_at", "updated_at")}
+            if row["status"] in ("paid", "stopped"):
+                values["closed_at"] = row["updated_at"]
+            conn.execute(update(cases).where(cases.c.case_id == row["case_id"]).values(**values))
+
+    def wake_case(self, conn: Connection, case_id: str, at: datetime) -> None:
+        """Have the scheduler look at a live case again at ``at`` (or sooner)."""
+        conn.execute(
+            update(cases)
+            .where(
+                cases.c.case_id == case_id,
+                cases.c.status.in_(LIVE),
+                or_(cases.c.next_check_at.is_(None), cases.c.next_check_at > at),
+            )
+            .values(next_check_at=at)
+        )

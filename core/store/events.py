@@ -1,0 +1,212 @@
+"""Recording events, and withdrawing what they make obsolete in the same transaction.
+
+A payment in full closes the case and cancels every pending intent of it; an
+opt-out, a wrong number, a dispute or a reply cancels what it supersedes. The
+case gate is held exclusively while this commits, so a delivery either
+finished before, or sees the event in its re-check after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from dunning.core.errors import InputError
+from dunning.core.model import Event, EventKind
+from dunning.core.store.outbox import PENDING_STATES, OutboxMixin
+from dunning.core.store.schema import cases, debtors, events, intents
+
+__all__ = ["EventsMixin", "Recorded"]
+
+#: Events that concern the person's contact points, not one loan.
+_DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
+_ALL = (None, "", "all", "any")
+
+
+@dataclass
+class Recorded:
+    """What recording an event did."""
+
+    event: Event
+    duplicate: bool = False
+    cancelled: list[str] = field(default_factory=list)
+    status: str | None = None
+    debtor_id: str | None = None
+
+
+class EventsMixin(OutboxMixin):
+    """Operations on events."""
+
+    @contextlib.contextmanager
+    def stop_transaction(self, case_ids: Sequence[str]) -> Iterator[Connection]:
+        """A write transaction holding the case gate of each case exclusively."""
+        ids = sorted(set(case_ids))
+        if self.dialect == "postgresql":
+            # Transaction locks, taken before any row is touched.
+            with self.write() as conn, self.gate.exclusive(conn, ids):
+                yield conn
+            return
+        # SQLite: the gate first, then the write lock, as deliveries take them.
+        with self.engine.connect() as probe, self.gate.exclusive(probe, ids), self.write() as conn:
+            yield conn
+
+    def record_event(self, event: Event, *, source: str, now: datetime) -> Recorded:
+        """Record one event for ``event.case_id`` and withdraw what it supersedes."""
+        if not event.case_id:
+            raise InputError("is required", field="case_id")
+        with self.read() as conn:
+            row = conn.execute(select(cases.c.debtor_id).where(cases.c.case_id == event.case_id)).first()
+            if row is None:
+                raise InputError(f"unknown case {event.case_id!r}", field="case_id")
+            debtor_id = row.debtor_id
+            gated = [event.case_id]
+            if event.kind in _DEBTOR_WIDE:
+                gated = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id)))
+        with self.stop_transaction(gated) as conn:
+            return self.record_event_in(conn, event, debtor_id, gated, source=source, now=now)
+
+    def record_event_in(
+        self,
+        conn: Connection,
+        event: Event,
+        debtor_id: str,
+        debtor_cases: list[str],
+        *,
+        source: str,
+        now: datetime,
+    ) -> Recorded:
+        """Record an event inside the caller's transaction (the caller holds the gate)."""
+        if event.event_id:
+            seen = conn.execute(select(events.c.id).where(events.c.event_id == event.event_id)).first()
+            if seen is not None:
+                return Recorded(event, duplicate=True, debtor_id=debtor_id)
+        conn.execute(insert(events).values(**_event_values(event, debtor_id, source, now)))
+        recorded = self._apply(conn, event, debtor_id, debtor_cases, now)
+        self.add_audit(
+            conn,
+            [
+                {
+                    "at": event.at,
+                    "case_id": event.case_id,
+                    "kind": "event",
+                    "action": str(event.kind),
+                    "channel": event.channel,
+                    "rule": source,
+                    "detail": _event_detail(event),
+                }
+            ],
+        )
+        return recorded
+
+    def _apply(
+        self, conn: Connection, event: Event, debtor_id: str, debtor_cases: list[str], now: datetime
+    ) -> Recorded:
+        case_id = event.case_id or ""
+        recorded = Recorded(event, debtor_id=debtor_id)
+        kind = event.kind
+        pending = select(intents.c.intent_id).where(intents.c.state.in_(PENDING_STATES))
+        if kind == EventKind.PAYMENT:
+            status = conn.scalar(select(cases.c.status).where(cases.c.case_id == case_id))
+            if status == "paid":
+                recorded.status = "paid"  # recorded, but it settles nothing new: no second cure
+                return recorded
+            if self._settled(conn, case_id, event):
+                ids = list(conn.scalars(pending.where(intents.c.case_id == case_id)))
+                recorded.cancelled = self.cancel_intents(conn, ids, "paid", now)
+                conn.execute(
+                    update(cases)
+                    .where(cases.c.case_id == case_id)
+                    .values(status="paid", next_check_at=None, closed_at=now, updated_at=now)
+                )
+                self._count_cure(conn, case_id, debtor_id, event)
+                recorded.status = "paid"
+                return recorded
+        elif kind == EventKind.OPT_OUT:
+            query = pending.where(intents.c.debtor_id == debtor_id)
+            if event.channel not in _ALL:
+                query = query.where(intents.c.channel == event.channel)
+            recorded.cancelled = self.cancel_intents(conn, list(conn.scalars(query)), "opt_out", now)
+        elif kind in (EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT):
+            ids = list(conn.scalars(pending.where(intents.c.debtor_id == debtor_id)))
+            recorded.cancelled = self.cancel_intents(conn, ids, str(kind), now)
+        elif kind != EventKind.RESUME:
+            # A dispute, hand-off, reply, acknowledgement, promise or conversation
+            # supersedes what was planned for this case; the engine plans anew.
+            ids = list(conn.scalars(pending.where(intents.c.case_id == case_id)))
+            recorded.cancelled = self.cancel_intents(conn, ids, str(kind), now)
+        woken = debtor_cases if kind in _DEBTOR_WIDE else [case_id]
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_id.in_(woken), cases.c.status != "paid")
+            .values(next_check_at=now, updated_at=now)
+        )
+        return recorded
+
+    def _settled(self, conn: Connection, case_id: str, event: Event) -> bool:
+        """Whether the payments recorded so far (this one included) cover the amount."""
+        if event.amount is None or event.full:
+            return True
+        row = conn.execute(
+            select(cases.c.amount_due, cases.c.amount_as_of).where(cases.c.case_id == case_id)
+        ).one()
+        query = select(events.c.amount).where(events.c.case_id == case_id, events.c.kind == EventKind.PAYMENT)
+        if row.amount_as_of is not None:
+            query = query.where(events.c.at > row.amount_as_of)
+        paid = sum((amount or Decimal(0) for amount in conn.scalars(query)), Decimal(0))
+        return bool(paid >= row.amount_due)
+
+    def _count_cure(self, conn: Connection, case_id: str, debtor_id: str, event: Event) -> None:
+        """Keep the debtor's repayment history for segment conditions."""
+        due = conn.scalar(select(cases.c.due_date).where(cases.c.case_id == case_id))
+        promised = conn.scalar(
+            select(func.max(events.c.date)).where(
+                events.c.case_id == case_id, events.c.kind == EventKind.PROMISE
+            )
+        )
+        values: dict[str, Any] = {
+            "previous_cures": debtors.c.previous_cures + 1,
+            "days_to_pay_last": max(0, (event.at.date() - due).days) if due else None,
+            "updated_at": event.at,
+        }
+        if promised is not None and event.at.date() <= promised:
+            values["kept_promises"] = debtors.c.kept_promises + 1
+        conn.execute(update(debtors).where(debtors.c.debtor_id == debtor_id).values(**values))
+
+    def events_for(self, conn: Connection, case_id: str) -> list[Any]:
+        return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
+
+
+def _event_values(event: Event, debtor_id: str, source: str, now: datetime) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "case_id": event.case_id,
+        "debtor_id": debtor_id,
+        "kind": str(event.kind),
+        "at": event.at,
+        "amount": event.amount,
+        "full": event.full,
+        "date": event.date,
+        "channel": event.channel,
+        "text": event.text,
+        "address": event.address,
+        "intent_id": event.intent_id,
+        "source": source,
+        "recorded_at": now,
+    }
+
+
+def _event_detail(event: Event) -> dict[str, Any]:
+    detail: dict[str, Any] = {}
+    if event.amount is not None:
+        detail["amount"] = str(event.amount)
+    if event.date is not None:
+        detail["date"] = event.date.isoformat()
+    if event.intent_id:
+        detail["intent_id"] = event.intent_id
+    return detail

@@ -1,0 +1,93 @@
+"""Loading what the engine needs to know of the past: events and contacts per case."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from dunning.core.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
+from dunning.core.store.base import StoreBase
+from dunning.core.store.schema import events, intents
+
+__all__ = ["HistoryMixin", "contact_from_row", "event_from_row"]
+
+#: Events about a person's contact point, which apply to all of their cases.
+DEBTOR_WIDE = frozenset({EventKind.OPT_OUT, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT})
+CHUNK = 500
+
+_STATUS = {
+    IntentState.PLANNED: ContactStatus.PENDING,
+    IntentState.ENQUEUED: ContactStatus.PENDING,
+    IntentState.SENDING: ContactStatus.PENDING,
+    IntentState.SENT: ContactStatus.SENT,
+    IntentState.DELIVERED: ContactStatus.DELIVERED,
+    IntentState.UNKNOWN: ContactStatus.UNKNOWN,
+    IntentState.FAILED: ContactStatus.FAILED,
+    IntentState.CANCELLED: ContactStatus.CANCELLED,
+    IntentState.SUPPRESSED: ContactStatus.CANCELLED,
+}
+
+
+def event_from_row(row: Row[Any]) -> Event:
+    m = row._mapping
+    return Event(
+        kind=EventKind(m["kind"]),
+        at=m["at"],
+        case_id=m["case_id"],
+        amount=m["amount"],
+        full=m["full"],
+        date=m["date"],
+        channel=m["channel"],
+        text=m["text"],
+        address=m["address"],
+        intent_id=m["intent_id"],
+        event_id=m["event_id"],
+    )
+
+
+def contact_from_row(row: Row[Any]) -> Contact:
+    m = row._mapping
+    return Contact(
+        intent_id=m["intent_id"],
+        case_id=m["case_id"],
+        channel=m["channel"],
+        ladder=m["ladder"],
+        step=m["step"],
+        cycle=m["cycle"],
+        seq=m["seq"],
+        at=m["contact_at"],
+        status=_STATUS[IntentState(m["state"])],
+        connected=bool(m["connected"]),
+    )
+
+
+class HistoryMixin(StoreBase):
+    """Histories for many cases at once: two queries per chunk of debtors."""
+
+    def histories(self, conn: Connection, batch: Sequence[Case]) -> dict[str, History]:
+        by_debtor: dict[str, list[Case]] = defaultdict(list)
+        for case in batch:
+            by_debtor[case.debtor_id].append(case)
+        debtor_ids = list(by_debtor)
+        debtor_events: dict[str, list[Event]] = defaultdict(list)
+        debtor_contacts: dict[str, list[Contact]] = defaultdict(list)
+        for start in range(0, len(debtor_ids), CHUNK):
+            chunk = debtor_ids[start : start + CHUNK]
+            for row in conn.execute(
+                select(events).where(events.c.debtor_id.in_(chunk)).order_by(events.c.at, events.c.id)
+            ):
+                debtor_events[row.debtor_id].append(event_from_row(row))
+            for row in conn.execute(select(intents).where(intents.c.debtor_id.in_(chunk))):
+                debtor_contacts[row.debtor_id].append(contact_from_row(row))
+        out = {}
+        for debtor_id, its_cases in by_debtor.items():
+            contacts = tuple(debtor_contacts[debtor_id])
+            for case in its_cases:
+                case_events = tuple(
+                    e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE
+                )
+                out[case.case_id] = History(case_events, contacts)
+        return out

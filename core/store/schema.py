@@ -1,0 +1,243 @@
+"""The store's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Times are stored in UTC and always come back aware; money is stored exactly
+(NUMERIC on PostgreSQL, text on SQLite, never a float). The scheduler's query
+is indexed on ``(status, next_check_at)`` so that a tick costs what the due
+cases cost, not what the portfolio does. Alembic migrations under
+``migrations/`` create exactly these tables; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+__all__ = ["attempts", "audit", "cases", "debtors", "events", "intents", "metadata", "outbox_messages"]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every backend (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} cannot be stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal amount: NUMERIC(20, 4) on PostgreSQL, text on SQLite."""
+
+    impl = Numeric(20, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(20, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return _tidy(Decimal(str(value)))
+
+
+def _tidy(amount: Decimal) -> Decimal:
+    """The same amount on both backends: trailing zeros beyond the cents dropped (845.2000 → 845.20)."""
+    tidy = amount.normalize()
+    if tidy.as_tuple().exponent > -2:  # type: ignore[operator]
+        return tidy.quantize(Decimal("0.01"))
+    return tidy
+
+
+debtors = Table(
+    "debtors",
+    metadata,
+    Column("debtor_id", String(128), primary_key=True),
+    Column("previous_cures", Integer, nullable=False, default=0),
+    Column("broken_promises", Integer, nullable=False, default=0),
+    Column("kept_promises", Integer, nullable=False, default=0),
+    Column("days_to_pay_last", Integer),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(128), primary_key=True),
+    Column("debtor_id", String(128), nullable=False, index=True),
+    Column("name", String(256), nullable=False),
+    Column("phone", String(32)),
+    Column("push_token", String(512)),
+    Column("locale", String(16), nullable=False),
+    Column("timezone", String(64)),
+    Column("account", String(64), nullable=False),
+    Column("amount_due", Money, nullable=False),
+    Column("original_amount", Money, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("payment_url", String(1024)),
+    Column("contact", String(256)),
+    Column("tags", JSON, nullable=False),
+    Column("contacts", JSON, nullable=False),
+    Column("amount_as_of", UTCDateTime),
+    #: open | held | stopped | paid
+    Column("status", String(16), nullable=False),
+    Column("segment", String(64)),
+    Column("ladder", String(64)),
+    Column("next_check_at", UTCDateTime),
+    #: the case's scheduler partition: a stable hash of case_id
+    Column("partition", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("closed_at", UTCDateTime),
+    Index("ix_cases_due", "status", "next_check_at"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("event_id", String(128), unique=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("debtor_id", String(128), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("amount", Money),
+    Column("full", Boolean),
+    Column("date", Date),
+    Column("channel", String(64)),
+    Column("text", Text),
+    Column("address", String(512)),
+    Column("intent_id", String(64)),
+    #: api | webhook | cli | import | runtime
+    Column("source", String(32), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)
+
+intents = Table(
+    "intents",
+    metadata,
+    Column("intent_id", String(64), primary_key=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("debtor_id", String(128), nullable=False, index=True),
+    Column("channel", String(64), nullable=False),
+    Column("ladder", String(64), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("template", String(128), nullable=False),
+    Column("variant", String(64)),
+    #: the contact point it was sent to (for reconciliation and the audit)
+    Column("address", String(512)),
+    #: see dunning.core.model.IntentState
+    Column("state", String(16), nullable=False),
+    Column("planned_at", UTCDateTime, nullable=False),
+    #: when it may be sent; moved forward when a send-time check defers it
+    Column("not_before", UTCDateTime, nullable=False),
+    #: when it was (or will be) sent: the moment caps and waits count from
+    Column("contact_at", UTCDateTime, nullable=False),
+    Column("enqueued_at", UTCDateTime),
+    Column("lease_until", UTCDateTime),
+    Column("lease_owner", String(128)),
+    #: set just before the provider is called: after it, a crash is ambiguous
+    Column("call_started_at", UTCDateTime),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("provider_id", String(128)),
+    Column("error_code", String(32)),
+    Column("reason", String(128)),
+    Column("connected", Boolean, nullable=False, default=False),
+    Column("segments", Integer),
+    Column("completed_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_intents_state", "state", "not_before"),
+    Index("ix_intents_provider", "provider_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("intent_id", String(64), nullable=False, index=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("channel", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    #: sent | delivered | failed | retry | ambiguous | suppressed | cancelled | deferred | ...
+    Column("outcome", String(32), nullable=False),
+    Column("provider_id", String(128)),
+    Column("error_code", String(32)),
+    Column("detail", Text),
+)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("case_id", String(128), nullable=False, index=True),
+    #: decision | intent | attempt | event | case
+    Column("kind", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("channel", String(64)),
+    Column("step", Integer),
+    Column("rule", String(256)),
+    Column("intent_id", String(64)),
+    Column("detail", JSON),
+)
+
+outbox_messages = Table(
+    "outbox_messages",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("intent_id", String(64), nullable=False, unique=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    Column("channel", String(64), nullable=False),
+    Column("address", String(512), nullable=False),
+    Column("parts", JSON, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
