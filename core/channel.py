@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -115,6 +116,22 @@ class Channel(ABC):
         ...) and ``code`` its error code. None means the status is no failure.
         """
         return None
+
+    def rate_key(self) -> str:
+        """Which provider account a rate limit applies to (e.g. ``sms:AC123:+1555...``)."""
+        return self.spec().name
+
+    #: Whether :meth:`reconcile` can tell if an ambiguous send reached the provider.
+    can_reconcile: ClassVar[bool] = False
+
+    def reconcile(self, intent_id: str, to: str, since: datetime) -> Receipt | None:
+        """After an ambiguous send: the provider's receipt if the message left, else None.
+
+        Only called when ``can_reconcile`` is true. None must mean *surely not
+        sent* (the runtime then sends it again); raise a ``DeliveryError`` when
+        the provider cannot tell now, and the runtime asks again later.
+        """
+        raise NotImplementedError
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called when a worker stops."""

@@ -41,7 +41,7 @@ from dunning.core.model import (
 from dunning.core.policy import Ladder, Policy, Step, Variant
 from dunning.core.zones import candidate_zones, phone_region
 
-__all__ = ["Action", "Decision", "decide", "facts_for", "outstanding"]
+__all__ = ["Action", "Decision", "assign_variant", "decide", "facts_for", "outstanding", "recheck"]
 
 #: Channel names an opt-out uses to mean every channel.
 ALL_CHANNELS = frozenset({None, "", "all", "any"})
@@ -137,6 +137,36 @@ def facts_for(
     }
 
 
+#: Same-instant events apply in this order, so the outcome never depends on the order they
+#: were listed in: a resume before a hold (the hold stands), a reply before a promise.
+_RANK = {
+    EventKind.RESUME: 0,
+    EventKind.REPLY: 1,
+    EventKind.ACK: 2,
+    EventKind.PROMISE: 3,
+    EventKind.CONVERSATION: 4,
+    EventKind.DISPUTE: 5,
+    EventKind.HANDOFF: 6,
+    EventKind.WRONG_NUMBER: 7,
+    EventKind.INVALID_CONTACT: 8,
+    EventKind.OPT_OUT: 9,
+    EventKind.PAYMENT: 10,
+}
+
+
+def _event_order(event: Event) -> tuple[Any, ...]:
+    """A total order of events: by time, then kind, then content."""
+    return (
+        event.at,
+        _RANK.get(event.kind, 99),
+        str(event.date or ""),
+        str(event.amount or ""),
+        event.channel or "",
+        event.text or "",
+        event.event_id or "",
+    )
+
+
 class _Ctx:
     """What one call of ``decide`` works from, computed once."""
 
@@ -144,7 +174,7 @@ class _Ctx:
         self.case = case
         self.policy = policy
         self.now = now
-        self.events = sorted((e for e in history.events if e.at <= now), key=lambda e: e.at)
+        self.events = sorted((e for e in history.events if e.at <= now), key=_event_order)
         self.contacts = tuple(c for c in history.contacts if c.at <= now)
         self.case_contacts = sorted(
             (c for c in self.contacts if c.case_id == case.case_id), key=lambda c: (c.seq, c.at)
@@ -386,33 +416,10 @@ class _Positioned:
             step_index, cycle = moved
 
     def unusable(self, step: Step) -> str | None:
-        """Why this step's channel cannot reach the debtor now, or None."""
-        ctx = self.ctx
-        spec = ctx.policy.channels.get(step.channel)
-        if spec is None:
-            return f"channel_unavailable:{step.channel}"
-        if step.when is not None and not step.when(self.facts):
+        """Why this step cannot reach the debtor now (its condition included), or None."""
+        if step.channel in self.ctx.policy.channels and step.when is not None and not step.when(self.facts):
             return "condition"
-        if step.channel in self.opted:
-            return f"opt_out:{step.channel}"
-        address = ctx.case.address(spec.contact_kind)
-        if not address:
-            return f"no_address:{spec.contact_kind}"
-        for event in ctx.events:
-            if event.address not in (None, address):
-                continue
-            if event.kind == EventKind.WRONG_NUMBER and self._contact_kind_of(event) == spec.contact_kind:
-                return f"invalid_contact:{spec.contact_kind}"
-            if event.kind == EventKind.INVALID_CONTACT and event.channel == step.channel:
-                return f"invalid_contact:{step.channel}"
-        return None
-
-    def _contact_kind_of(self, event: Event) -> str | None:
-        """The contact kind a wrong-number report is about (the phone, unless said)."""
-        if event.channel is None:
-            return "phone"
-        spec = self.ctx.policy.channels.get(event.channel)
-        return spec.contact_kind if spec else event.channel
+        return _unreachable(self.ctx, step.channel, self.opted)
 
     def send(self, step: Step, cycle: int) -> Action:
         ctx = self.ctx
@@ -438,6 +445,79 @@ class _Positioned:
                 if variant.name == chosen:
                     return variant
         return assign_variant(self.ctx.case.debtor_id, self.ladder.name, step)
+
+
+def _unreachable(ctx: _Ctx, channel: str, opted: set[str | None]) -> str | None:
+    """Why ``channel`` cannot reach the debtor now: unavailable, opted out, no or bad address."""
+    spec = ctx.policy.channels.get(channel)
+    if spec is None:
+        return f"channel_unavailable:{channel}"
+    if channel in opted:
+        return f"opt_out:{channel}"
+    address = ctx.case.address(spec.contact_kind)
+    if not address:
+        return f"no_address:{spec.contact_kind}"
+    for event in ctx.events:
+        if event.address not in (None, address):
+            continue
+        if event.kind == EventKind.WRONG_NUMBER and _contact_kind_of(ctx, event) == spec.contact_kind:
+            return f"invalid_contact:{spec.contact_kind}"
+        if event.kind == EventKind.INVALID_CONTACT and event.channel == channel:
+            return f"invalid_contact:{channel}"
+    return None
+
+
+def _contact_kind_of(ctx: _Ctx, event: Event) -> str | None:
+    """The contact kind a wrong-number report is about (the phone, unless said)."""
+    if event.channel is None:
+        return "phone"
+    spec = ctx.policy.channels.get(event.channel)
+    return spec.contact_kind if spec else event.channel
+
+
+def recheck(
+    case: Case, history: History, policy: Policy, *, channel: str, intent_id: str, now: datetime
+) -> Action | None:
+    """Is a planned reminder still right to send at ``now``? None means yes.
+
+    The delivery worker asks this against the freshest history, just before
+    calling the channel: ``stop`` (paid, opted out of everything), ``hold``
+    (dispute, hand-off), ``suppress`` (this channel can no longer reach the
+    debtor, or never lawfully) or ``defer`` with ``until`` (not lawful yet).
+    """
+    ctx = _Ctx(case, history, policy, utc(now))
+    _, settled = outstanding(case, ctx.events)
+    if settled:
+        return Action("stop", ctx.now, channel=channel, rule="paid", intent_id=intent_id)
+    opted = _opted_out(ctx.events)
+    if opted & ALL_CHANNELS:
+        return Action("stop", ctx.now, channel=channel, rule="opt_out", intent_id=intent_id)
+    hold = _active_hold(ctx.events)
+    if hold is not None:
+        return Action("hold", ctx.now, channel=channel, rule=str(hold.kind), intent_id=intent_id)
+    reason = _unreachable(ctx, channel, opted)
+    if reason is not None:
+        return Action("suppress", ctx.now, channel=channel, rule=reason, intent_id=intent_id)
+    lawful = earliest_lawful(
+        ctx.now,
+        channel,
+        rails=policy.rails,
+        zones=ctx.zones,
+        case_id=case.case_id,
+        contacts=ctx.contacts,
+        events=ctx.events,
+        phone_country=phone_region(case.phone),
+        exclude_intent=intent_id,
+    )
+    if lawful.at is None:
+        return Action(
+            "suppress", ctx.now, channel=channel, rule=lawful.rule or "never_lawful", intent_id=intent_id
+        )
+    if lawful.at > ctx.now:
+        return Action(
+            "defer", ctx.now, channel=channel, rule=lawful.rule, until=lawful.at, intent_id=intent_id
+        )
+    return None
 
 
 def assign_variant(debtor_id: str, ladder: str, step: Step) -> Variant:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -32,3 +34,65 @@ def make_policy(registry: Registry) -> Callable[[str], Policy]:
         return policy
 
     return build
+
+
+# ---------------------------------------------------------------- services
+
+POSTGRES_URL = os.environ.get(
+    "DUNNING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("DUNNING_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def service_missing(name: str, error: Exception) -> None:
+    """A missing service skips a test locally, and fails it under CI=true."""
+    message = f"{name} is not reachable: {error}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    from dunning.core.store.base import normalise_url
+
+    base = normalise_url(POSTGRES_URL)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(base)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        engine.dispose()
+        service_missing("PostgreSQL", exc)
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The same test on the embedded SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """A Redis URL on a test database, flushed before and after."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except Exception as exc:
+        service_missing("Redis", exc)
+    yield REDIS_URL
+    client.flushdb()
+    client.close()

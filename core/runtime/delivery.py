@@ -1,0 +1,382 @@
+"""The delivery of one intent: lock, re-check, render, send, record.
+
+Called by the channel's Dramatiq actor with an intent id. At-least-once
+delivery of broker messages is made harmless by the intent's state: only a
+``planned`` or ``enqueued`` intent is taken, and taking it is a state change
+under a lock. The case gate is held shared from the re-check until the
+provider answered, so a payment committed meanwhile waits for this send,
+and any payment committed before is seen by the re-check.
+
+Failures follow the channel's typed errors: permanent → fall back to the
+next step at once (invalidating the contact point or recording an opt-out
+when the provider says so); transient → retry with backoff, honouring
+Retry-After; ambiguous → never resend blindly: the intent is ``unknown``
+until a status callback or reconciliation settles it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dunning.core.channel import Channel, OutboundMessage
+from dunning.core.engine import outstanding, recheck
+from dunning.core.errors import (
+    AmbiguousDeliveryError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TemplateError,
+    TransientDeliveryError,
+)
+from dunning.core.masking import mask_address
+from dunning.core.model import Case, Event, EventKind, History, IntentState
+from dunning.core.runtime.runtime import Runtime
+from dunning.core.sms import sms_shape
+from dunning.core.store.schema import cases
+from dunning.core.templating import render_context
+
+__all__ = ["Delivery", "Outcome", "deliver"]
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  #: not ours to send (already taken, done or withdrawn)
+    CANCELLED = "cancelled"
+    DEFERRED = "deferred"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+    RETRY = "retry"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass
+class Delivery:
+    """The result of one delivery attempt; ``retry_after`` is seconds for a RETRY."""
+
+    outcome: Outcome
+    reason: str | None = None
+    retry_after: float | None = None
+
+
+_TAKEABLE = (IntentState.PLANNED, IntentState.ENQUEUED)
+
+
+def deliver(rt: Runtime, intent_id: str) -> Delivery:
+    """Deliver one intent if it is still due; see the module docstring."""
+    store = rt.store
+    with store.read() as conn:
+        row = store.intent(conn, intent_id)
+    if row is None or row.state not in _TAKEABLE:
+        return Delivery(Outcome.SKIPPED, None if row is None else row.state)
+    with store.connection() as conn, store.gate.shared(conn, row.case_id):
+        taken = _take(rt, conn, intent_id)
+        if isinstance(taken, Delivery):
+            return taken
+        intent, case, channel, history = taken
+        return _send(rt, conn, intent, case, channel, history)
+
+
+def _take(rt: Runtime, conn: Connection, intent_id: str) -> Delivery | tuple[Any, Case, Channel, History]:
+    """Lock the intent, re-check it against the freshest history, and lease it."""
+    store = rt.store
+    now = rt.now()
+    with conn.begin():
+        intent = store.intent(conn, intent_id, lock=True)
+        if intent is None or intent.state not in _TAKEABLE:
+            return Delivery(Outcome.SKIPPED, None if intent is None else intent.state)
+        loaded = store.load_cases(conn, [intent.case_id]).get(intent.case_id)
+        channel = rt.channel(intent.channel)
+        if loaded is None or channel is None:
+            reason = "case_gone" if loaded is None else f"channel_unavailable:{intent.channel}"
+            store.cancel_intents(conn, [intent_id], reason, now)
+            return Delivery(Outcome.CANCELLED, reason)
+        case, _status = loaded
+        history = store.histories(conn, [case])[case.case_id]
+        verdict = recheck(case, history, rt.policy, channel=intent.channel, intent_id=intent_id, now=now)
+        if verdict is not None:
+            return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)
+        store.update_intent(
+            conn,
+            intent_id,
+            now,
+            state=IntentState.SENDING,
+            lease_until=now + timedelta(seconds=rt.settings.lease_seconds),
+            lease_owner=rt.owner,
+            attempts=intent.attempts + 1,
+        )
+    return intent, case, channel, history
+
+
+def _not_now(
+    rt: Runtime, conn: Connection, intent: Any, kind: str, rule: str, until: datetime | None, now: datetime
+) -> Delivery:
+    store = rt.store
+    if kind == "defer" and until is not None:
+        store.update_intent(
+            conn, intent.intent_id, now, state=IntentState.PLANNED, not_before=until, contact_at=until
+        )
+        store.add_audit(conn, [_audit(intent, now, "defer", rule, {"until": until.isoformat()})])
+        store.add_attempt(conn, **_attempt(intent, now, "deferred", detail=rule))
+        return Delivery(Outcome.DEFERRED, rule)
+    if kind == "suppress":
+        store.update_intent(
+            conn, intent.intent_id, now, state=IntentState.SUPPRESSED, reason=rule, completed_at=now
+        )
+        store.add_audit(conn, [_audit(intent, now, "suppress", rule)])
+        store.add_attempt(conn, **_attempt(intent, now, "suppressed", detail=rule))
+        store.wake_case(conn, intent.case_id, now)
+        return Delivery(Outcome.SUPPRESSED, rule)
+    store.cancel_intents(conn, [intent.intent_id], rule, now)
+    store.wake_case(conn, intent.case_id, now)
+    return Delivery(Outcome.CANCELLED, rule)
+
+
+def _send(
+    rt: Runtime, conn: Connection, intent: Any, case: Case, channel: Channel, history: History
+) -> Delivery:
+    store = rt.store
+    now = rt.now()
+    try:
+        message = _message(rt, intent, case, channel, history, now)
+    except TemplateError as exc:
+        log.error("intent %s: template %s did not render: %s", intent.intent_id, intent.template, exc)
+        return _fail(rt, conn, intent, now, "template_error", None, str(exc))
+    wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
+    if wait is not None:
+        return _over_limit(rt, conn, intent, wait)
+    with conn.begin():
+        store.update_intent(conn, intent.intent_id, now, call_started_at=now, address=message.to)
+    try:
+        receipt = channel.send(message)
+    except PermanentDeliveryError as exc:
+        return _permanent(rt, conn, intent, case, exc)
+    except TransientDeliveryError as exc:
+        return _transient(rt, conn, intent, exc)
+    except AmbiguousDeliveryError as exc:
+        return _ambiguous(rt, conn, intent, str(exc), exc.code)
+    except DeliveryError as exc:
+        return _ambiguous(rt, conn, intent, f"untyped delivery error: {exc}", exc.code)
+    except Exception as exc:  # a channel that broke its contract: the message may have left
+        log.exception(
+            "channel %s raised an untyped error for intent %s", channel.spec().name, intent.intent_id
+        )
+        return _ambiguous(rt, conn, intent, f"{type(exc).__name__}: {exc}", None)
+    done = rt.now()
+    segments = sms_shape(message.body).segments if channel.spec().kind == "text" else None
+    with conn.begin():
+        store.update_intent(
+            conn,
+            intent.intent_id,
+            done,
+            state=IntentState.SENT,
+            provider_id=receipt.provider_id,
+            contact_at=done,
+            completed_at=done,
+            lease_until=None,
+            segments=segments,
+        )
+        store.add_attempt(conn, **_attempt(intent, done, "sent", provider_id=receipt.provider_id))
+        store.add_audit(conn, [_audit(intent, done, "sent", None, {"provider_id": receipt.provider_id})])
+        store.wake_case(conn, intent.case_id, done)
+    log.info("intent %s sent by %s to %s", intent.intent_id, intent.channel, mask_address(message.to))
+    return Delivery(Outcome.SENT)
+
+
+def _message(
+    rt: Runtime, intent: Any, case: Case, channel: Channel, history: History, now: datetime
+) -> OutboundMessage:
+    address = channel.address(case)
+    if not address:
+        raise TemplateError(f"no {channel.spec().contact_kind} for case {case.case_id}")
+    amount, _ = outstanding(case, [e for e in history.events if e.at <= now])
+    context = render_context(
+        case,
+        amount=amount,
+        now=now,
+        deadline_after=rt.policy.deadline_after,
+        contact=rt.policy.contact,
+        default_timezone=rt.policy.default_timezone,
+    )
+    cls = rt.registry.channels.get(intent.channel)
+    parts = cls.template_parts if cls is not None else ("body",)
+    rendered = rt.templates.render(intent.channel, intent.template, case.locale, context, parts)
+    data = {"case_id": case.case_id, "intent_id": intent.intent_id}
+    if case.payment_url:
+        data["link"] = case.payment_url
+    return OutboundMessage(
+        intent_id=intent.intent_id,
+        case_id=case.case_id,
+        channel=intent.channel,
+        to=address,
+        parts=dict(rendered.parts),
+        locale=case.locale,
+        data=data,
+    )
+
+
+def _fail(
+    rt: Runtime,
+    conn: Connection,
+    intent: Any,
+    now: datetime,
+    reason: str,
+    code: str | None,
+    detail: str,
+    also: Callable[[Connection], None] | None = None,
+) -> Delivery:
+    store = rt.store
+    with conn.begin():
+        if also is not None:
+            also(conn)
+        store.update_intent(
+            conn,
+            intent.intent_id,
+            now,
+            state=IntentState.FAILED,
+            reason=reason,
+            error_code=code,
+            completed_at=now,
+            lease_until=None,
+        )
+        store.add_attempt(conn, **_attempt(intent, now, "failed", error_code=code, detail=detail[:500]))
+        store.add_audit(conn, [_audit(intent, now, "failed", reason, {"code": code})])
+        store.wake_case(conn, intent.case_id, now)  # the engine falls back to the next step
+    return Delivery(Outcome.FAILED, reason)
+
+
+def _permanent(
+    rt: Runtime, conn: Connection, intent: Any, case: Case, exc: PermanentDeliveryError
+) -> Delivery:
+    now = rt.now()
+    follow = _provider_event(intent, case, exc, now)
+
+    def record(conn: Connection) -> None:
+        if follow is not None:
+            others = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == case.debtor_id)))
+            rt.store.record_event_in(conn, follow, case.debtor_id, others, source="provider", now=now)
+
+    return _fail(rt, conn, intent, now, "permanent", exc.code, str(exc), also=record)
+
+
+def _provider_event(intent: Any, case: Case, exc: DeliveryError, now: datetime) -> Event | None:
+    """What a permanent error proves about the debtor's contact point, as an event."""
+    address = case.address("push_token" if intent.channel == "push" else "phone")
+    text = f"provider:{exc.code}" if exc.code else "provider"
+    if exc.opt_out:
+        return Event(EventKind.OPT_OUT, now, case_id=case.case_id, channel=intent.channel, text=text)
+    if exc.invalidates == "address":
+        return Event(
+            EventKind.WRONG_NUMBER,
+            now,
+            case_id=case.case_id,
+            channel=intent.channel,
+            address=address,
+            text=text,
+        )
+    if exc.invalidates == "channel":
+        return Event(
+            EventKind.INVALID_CONTACT,
+            now,
+            case_id=case.case_id,
+            channel=intent.channel,
+            address=address,
+            text=text,
+        )
+    return None
+
+
+def _transient(rt: Runtime, conn: Connection, intent: Any, exc: TransientDeliveryError) -> Delivery:
+    store = rt.store
+    now = rt.now()
+    if intent.attempts + 1 >= rt.settings.max_retries:
+        return _fail(rt, conn, intent, now, "retries_exhausted", exc.code, str(exc))
+    backoff = rt.settings.min_backoff_ms / 1000 * (2**intent.attempts)
+    delay = min(max(exc.retry_after or 0, backoff), rt.settings.max_backoff_ms / 1000)
+    with conn.begin():
+        # Nothing reached the debtor: the intent may go again after the delay. The
+        # broker holds the retry; the sweeper counts staleness from when it is due.
+        store.update_intent(
+            conn,
+            intent.intent_id,
+            now,
+            state=IntentState.ENQUEUED,
+            enqueued_at=now + timedelta(seconds=delay),
+            lease_until=None,
+            call_started_at=None,
+            error_code=exc.code,
+        )
+        store.add_attempt(conn, **_attempt(intent, now, "retry", error_code=exc.code, detail=str(exc)[:500]))
+    return Delivery(Outcome.RETRY, exc.code, retry_after=delay)
+
+
+def _over_limit(rt: Runtime, conn: Connection, intent: Any, wait: float) -> Delivery:
+    """The provider account is at its rate limit: give the intent back, to go after ``wait``."""
+    now = rt.now()
+    with conn.begin():
+        rt.store.update_intent(
+            conn,
+            intent.intent_id,
+            now,
+            state=IntentState.ENQUEUED,
+            enqueued_at=now + timedelta(seconds=wait),
+            lease_until=None,
+            attempts=intent.attempts,  # a wait for the limiter is not a delivery attempt
+        )
+    return Delivery(Outcome.RETRY, "rate_limited", retry_after=wait)
+
+
+def _ambiguous(rt: Runtime, conn: Connection, intent: Any, detail: str, code: str | None) -> Delivery:
+    store = rt.store
+    now = rt.now()
+    with conn.begin():
+        store.update_intent(
+            conn,
+            intent.intent_id,
+            now,
+            state=IntentState.UNKNOWN,
+            reason="ambiguous",
+            error_code=code,
+            contact_at=now,
+            completed_at=now,
+            lease_until=None,
+        )
+        store.add_attempt(conn, **_attempt(intent, now, "ambiguous", error_code=code, detail=detail[:500]))
+        store.add_audit(conn, [_audit(intent, now, "ambiguous", "ambiguous", {"code": code})])
+        store.wake_case(conn, intent.case_id, now)
+    log.warning("intent %s: outcome unknown (%s); waiting for a status callback", intent.intent_id, code)
+    return Delivery(Outcome.AMBIGUOUS, code)
+
+
+def _attempt(intent: Any, at: datetime, outcome: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "intent_id": intent.intent_id,
+        "case_id": intent.case_id,
+        "channel": intent.channel,
+        "at": at,
+        "outcome": outcome,
+        **extra,
+    }
+
+
+def _audit(
+    intent: Any, at: datetime, action: str, rule: str | None, detail: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "at": at,
+        "case_id": intent.case_id,
+        "kind": "intent",
+        "action": action,
+        "channel": intent.channel,
+        "step": intent.step,
+        "rule": rule,
+        "intent_id": intent.intent_id,
+        "detail": detail,
+    }

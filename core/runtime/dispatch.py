@@ -1,0 +1,103 @@
+"""Dramatiq: the broker chosen by URL, one queue and one delivery actor per channel.
+
+``DUNNING_BROKER_URL`` unset means in-process (Dramatiq's ``StubBroker`` with a
+worker in the same process); ``redis://`` and ``amqp://`` mean a shared
+broker for many worker processes. Nothing binds a global broker: each
+:class:`Dispatcher` owns its broker and declares its actors on it.
+Long waits never sit in the broker: the store keeps them, and the scheduler
+hands intents over when they are due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from dunning.core.channel import ChannelSpec
+from dunning.core.settings import Settings
+
+__all__ = ["Dispatcher", "actor_name", "make_broker"]
+
+log = logging.getLogger(__name__)
+
+
+def make_broker(url: str | None) -> dramatiq.Broker:
+    """The broker for ``url``: Redis, RabbitMQ, or in-process when None."""
+    if not url:
+        return StubBroker()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from dramatiq.brokers.redis import RedisBroker
+
+        return RedisBroker(url=url)
+    if url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        return RabbitmqBroker(url=url)
+    from dunning.core.errors import ConfigError
+
+    raise ConfigError(
+        f"DUNNING_BROKER_URL: unsupported broker {url.split(':', 1)[0]!r} (redis:// or amqp://)"
+    )
+
+
+def actor_name(channel: str) -> str:
+    return f"dunning_deliver_{channel}"
+
+
+class Dispatcher:
+    """Hands intents to the broker, on their channel's queue."""
+
+    def __init__(self, broker: dramatiq.Broker, specs: Mapping[str, ChannelSpec], settings: Settings) -> None:
+        self.broker = broker
+        self.specs = dict(specs)
+        self.settings = settings
+        for spec in self.specs.values():
+            broker.declare_queue(spec.queue_name)
+
+    @property
+    def queues(self) -> list[str]:
+        return sorted({spec.queue_name for spec in self.specs.values()})
+
+    def queues_of(self, channels: Sequence[str]) -> list[str]:
+        return sorted({self.specs[name].queue_name for name in channels})
+
+    def enqueue(self, intent_id: str, channel: str, delay_ms: int | None = None) -> None:
+        spec = self.specs[channel]
+        message: dramatiq.Message[None] = dramatiq.Message(
+            queue_name=spec.queue_name,
+            actor_name=actor_name(channel),
+            args=(intent_id,),
+            kwargs={},
+            options={},
+        )
+        self.broker.enqueue(message, delay=delay_ms)
+
+    def enqueue_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
+        """Enqueue (intent_id, channel) pairs; return the ids handed over."""
+        done = []
+        for intent_id, channel in items:
+            if channel not in self.specs:
+                log.warning("intent %s is for channel %r, which is not available here", intent_id, channel)
+                continue
+            self.enqueue(intent_id, channel)
+            done.append(intent_id)
+        return done
+
+    def declare_actors(
+        self, body_for: Callable[[str], Callable[[str], None]], channels: Sequence[str] | None = None
+    ) -> None:
+        """Declare the delivery actor of each channel on this broker; ``body_for(channel)`` is its body."""
+        for name in channels or list(self.specs):
+            spec = self.specs[name]
+            dramatiq.actor(
+                broker=self.broker,
+                actor_name=actor_name(name),
+                queue_name=spec.queue_name,
+                # The store counts attempts and gives up first; this is a backstop.
+                max_retries=self.settings.max_retries + 3,
+                min_backoff=self.settings.min_backoff_ms,
+                max_backoff=self.settings.max_backoff_ms,
+            )(body_for(name))

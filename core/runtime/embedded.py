@@ -1,0 +1,74 @@
+"""The embedded runner: scheduler loop and a Dramatiq worker in one process, no server.
+
+The broker is in memory (``StubBroker``); the store is the source of truth,
+so on start every intent that was planned or handed over but not finished is
+handed over again — a crash loses nothing, and the per-intent state makes a
+second hand-over harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from dunning.core.runtime.dispatch import Dispatcher
+from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.scheduler import SweepReport, TickReport, sweep, tick
+from dunning.core.runtime.worker import attach_broker
+
+__all__ = ["Embedded"]
+
+log = logging.getLogger(__name__)
+
+
+class Embedded:
+    """A runtime with an in-process broker and worker threads."""
+
+    def __init__(self, rt: Runtime, *, threads: int | None = None) -> None:
+        self.rt = rt
+        self.broker = StubBroker()
+        self.dispatcher: Dispatcher = attach_broker(rt, self.broker)
+        self.worker = dramatiq.Worker(
+            self.broker, worker_threads=threads or rt.settings.worker_threads, worker_timeout=100
+        )
+        self._stop = threading.Event()
+
+    def start(self) -> SweepReport:
+        """Start the worker threads and hand over whatever a previous run left unfinished."""
+        self.worker.start()
+        return sweep(self.rt, requeue_after=timedelta(0))
+
+    def drain(self) -> None:
+        """Wait until every handed-over intent has been delivered (or retried to its end)."""
+        for queue in self.dispatcher.queues:
+            self.broker.join(queue)
+        self.worker.join()
+
+    def step(self) -> TickReport:
+        """One round: take back stuck intents, decide due cases, deliver what was planned."""
+        sweep(self.rt)
+        report = tick(self.rt)
+        self.drain()
+        return report
+
+    def run_forever(self) -> None:
+        """Tick every ``tick_seconds`` until :meth:`stop` is called (Ctrl-C in the CLI)."""
+        interval = self.rt.settings.tick_seconds
+        while not self._stop.is_set():
+            try:
+                sweep(self.rt)
+                report = tick(self.rt)
+                if report.cases:
+                    log.info("tick: %s", report)
+            except Exception:
+                log.exception("tick failed; trying again in %.0f s", interval)
+            self._stop.wait(interval)
+
+    def stop(self) -> None:
+        """Stop ticking, let in-flight deliveries finish, then stop the worker."""
+        self._stop.set()
+        self.worker.stop()

@@ -1,0 +1,282 @@
+"""The scheduler tick and the sweeper.
+
+A tick asks the engine about every case that is due, writes the decisions —
+intents under deterministic ids, the case's next check, the audit trail — in
+one transaction per batch, and hands the new intents to the broker after
+commit. The sweeper hands over what was committed but never handed over (or
+lost by the broker) and takes back intents whose worker died.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from dunning.core.engine import Decision, decide
+from dunning.core.errors import DeliveryError
+from dunning.core.model import Case, IntentState
+from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.schema import cases
+
+__all__ = ["SweepReport", "TickReport", "sweep", "tick"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    cases: int = 0
+    planned: int = 0
+    handed_over: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    skipped_changed: int = 0
+
+    def __str__(self) -> str:
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
+        return f"{self.cases} case(s) decided, {self.planned} reminder(s) planned ({detail or 'no actions'})"
+
+
+@dataclass
+class SweepReport:
+    handed_over: int = 0
+    requeued: int = 0
+    ambiguous: int = 0
+    reconciled_sent: int = 0
+    reconciled_unsent: int = 0
+
+
+def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) -> TickReport:
+    """Decide every due case once; return what was done."""
+    now = now or rt.now()
+    report = TickReport()
+    batch = rt.settings.tick_batch
+    partitions = (max(1, rt.settings.scheduler_partitions), rt.settings.scheduler_partition)
+    after: tuple[datetime, str] | None = None
+    while limit is None or report.cases < limit:
+        with rt.store.read() as conn:
+            page = rt.store.due_case_ids(conn, now, batch, partitions, after)
+        if not page:
+            break
+        after = page[-1]
+        _decide_batch(rt, [case_id for _, case_id in page], now, report)
+        if len(page) < batch:
+            break
+    return report
+
+
+def _decide_batch(rt: Runtime, case_ids: Sequence[str], now: datetime, report: TickReport) -> None:
+    store = rt.store
+    with store.read() as conn:
+        loaded = store.load_cases(conn, case_ids)
+        versions = _versions(conn, case_ids)
+        histories = store.histories(conn, [case for case, _ in loaded.values()])
+    decided: list[tuple[Case, Decision]] = []
+    for case, _status in loaded.values():
+        decided.append((case, decide(case, histories[case.case_id], rt.policy, now)))
+    with store.write() as conn:
+        current = _versions(conn, case_ids, lock=store.dialect == "postgresql")
+        # A case changed since it was read (a payment, a re-import) is decided next tick.
+        fresh = [(c, d) for c, d in decided if current.get(c.case_id) == versions.get(c.case_id)]
+        report.skipped_changed += len(decided) - len(fresh)
+        store.set_case_state(conn, [_case_row(case, d, now) for case, d in fresh])
+        planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
+        store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
+    report.cases += len(fresh)
+    report.planned += len(planned)
+    for _case, decision in fresh:
+        report.actions.update(a.kind for a in decision.actions)
+    if planned:
+        channel_of = {a.intent_id: a.channel for _c, d in fresh for a in d.sends}
+        report.handed_over += hand_over(rt, [(i, channel_of[i] or "") for i in planned], now)
+
+
+def _versions(conn: Any, case_ids: Sequence[str], lock: bool = False) -> dict[str, datetime]:
+    query = select(cases.c.case_id, cases.c.updated_at).where(cases.c.case_id.in_(list(case_ids)))
+    if lock:
+        query = query.with_for_update()
+    return {row.case_id: row.updated_at for row in conn.execute(query)}
+
+
+def _case_row(case: Case, decision: Decision, now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "status": decision.status,
+        "segment": decision.segment,
+        "ladder": decision.ladder,
+        "next_check_at": decision.next_check,
+        "updated_at": now,
+    }
+
+
+def _intent_rows(case: Case, decision: Decision, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "intent_id": a.intent_id,
+            "case_id": case.case_id,
+            "debtor_id": case.debtor_id,
+            "channel": a.channel,
+            "ladder": a.ladder,
+            "segment": a.segment,
+            "step": a.step,
+            "cycle": a.cycle,
+            "seq": a.seq,
+            "template": a.template,
+            "variant": a.variant,
+            "state": IntentState.PLANNED,
+            "planned_at": now,
+            "not_before": now,
+            "contact_at": now,
+            "attempts": 0,
+            "connected": False,
+            "updated_at": now,
+        }
+        for a in decision.sends
+    ]
+
+
+def _audit_rows(decision: Decision) -> list[dict[str, Any]]:
+    rows = []
+    for a in decision.actions:
+        detail: dict[str, Any] = {"segment": a.segment, "ladder": a.ladder}
+        if a.until is not None:
+            detail["until"] = a.until.isoformat()
+        if a.template:
+            detail["template"] = a.template
+        if a.variant:
+            detail["variant"] = a.variant
+        rows.append(
+            {
+                "at": a.at,
+                "case_id": decision.case_id,
+                "kind": "decision",
+                "action": a.kind,
+                "channel": a.channel,
+                "step": a.step,
+                "rule": a.rule,
+                "intent_id": a.intent_id,
+                "detail": detail,
+            }
+        )
+    return rows
+
+
+def hand_over(rt: Runtime, items: Sequence[tuple[str, str]], now: datetime) -> int:
+    """Give intents to the broker, then mark them enqueued; a broker failure leaves them planned."""
+    if rt.dispatcher is None or not items:
+        return 0
+    try:
+        done = rt.dispatcher.enqueue_many(items)
+    except Exception:
+        log.exception("the broker refused %d intent(s); the sweeper will hand them over again", len(items))
+        return 0
+    with rt.store.write() as conn:
+        rt.store.mark_enqueued(conn, done, now)
+    return len(done)
+
+
+def sweep(rt: Runtime, now: datetime | None = None, *, requeue_after: timedelta | None = None) -> SweepReport:
+    """Hand over stuck intents, and take back those whose worker died."""
+    now = now or rt.now()
+    stale = requeue_after if requeue_after is not None else timedelta(seconds=rt.settings.lease_seconds)
+    report = SweepReport()
+    with rt.store.write() as conn:
+        requeued, ambiguous = rt.store.expire_leases(conn, now)
+        for intent_id in ambiguous:
+            row = rt.store.intent(conn, intent_id)
+            if row is not None:
+                rt.store.add_attempt(
+                    conn,
+                    intent_id=intent_id,
+                    case_id=row.case_id,
+                    channel=row.channel,
+                    at=now,
+                    outcome="ambiguous",
+                    detail="worker lost during the provider call",
+                )
+                rt.store.wake_case(conn, row.case_id, now)
+    report.requeued, report.ambiguous = len(requeued), len(ambiguous)
+    _reconcile(rt, now, report)
+    seen: set[str] = set()
+    while True:
+        with rt.store.read() as conn:
+            due = [item for item in rt.store.to_hand_over(conn, now, stale) if item[0] not in seen]
+        if not due:
+            break
+        seen.update(intent_id for intent_id, _ in due)
+        handed = hand_over(rt, due, now)
+        report.handed_over += handed
+        if handed < len(due):
+            break
+    return report
+
+
+def _reconcile(rt: Runtime, now: datetime, report: SweepReport) -> None:
+    """Settle ambiguous sends that no status callback settled: ask the provider.
+
+    Sent → the intent is ``sent``. Surely not sent → it goes again if it is
+    still the case's latest reminder (else it is marked failed: the ladder has
+    moved on). The provider cannot tell yet → ask again next time.
+    """
+    able = [name for name, channel in rt.channels.items() if channel.can_reconcile]
+    before = now - timedelta(seconds=rt.settings.ambiguous_after_seconds)
+    with rt.store.read() as conn:
+        rows = rt.store.to_reconcile(conn, before, able)
+    for row in rows:
+        channel = rt.channels[row.channel]
+        since = row.call_started_at or row.planned_at
+        try:
+            receipt = channel.reconcile(row.intent_id, row.address or "", since)
+        except DeliveryError as exc:
+            log.warning("intent %s: cannot reconcile yet (%s)", row.intent_id, exc)
+            with rt.store.write() as conn:
+                rt.store.update_intent(conn, row.intent_id, now)
+            continue
+        with rt.store.write() as conn:
+            if receipt is not None:
+                rt.store.update_intent(
+                    conn,
+                    row.intent_id,
+                    now,
+                    state=IntentState.SENT,
+                    provider_id=receipt.provider_id,
+                    reason="reconciled",
+                )
+                outcome = "reconciled_sent"
+                report.reconciled_sent += 1
+            elif rt.store.is_latest_of_case(conn, row):
+                rt.store.update_intent(
+                    conn,
+                    row.intent_id,
+                    now,
+                    state=IntentState.PLANNED,
+                    not_before=now,
+                    reason="reconciled_unsent",
+                    call_started_at=None,
+                    completed_at=None,
+                )
+                outcome = "reconciled_unsent"
+                report.reconciled_unsent += 1
+            else:
+                rt.store.update_intent(
+                    conn, row.intent_id, now, state=IntentState.FAILED, reason="never_sent"
+                )
+                outcome = "reconciled_unsent"
+                report.reconciled_unsent += 1
+            rt.store.add_attempt(
+                conn,
+                intent_id=row.intent_id,
+                case_id=row.case_id,
+                channel=row.channel,
+                at=now,
+                outcome=outcome,
+                provider_id=receipt.provider_id if receipt else None,
+            )
+            rt.store.wake_case(conn, row.case_id, now)

@@ -1,0 +1,37 @@
+"""Binding delivery to Dramatiq: the actor function and the dispatcher of a runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import dramatiq
+
+from dunning.core.runtime.delivery import Outcome, deliver
+from dunning.core.runtime.dispatch import Dispatcher
+from dunning.core.runtime.runtime import Runtime
+
+__all__ = ["attach_broker", "delivery_actor"]
+
+
+def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
+    """The body of a channel's delivery actor: deliver, or hand the intent over again later."""
+
+    def dunning_deliver(intent_id: str) -> None:
+        result = deliver(rt, intent_id)
+        if result.outcome == Outcome.RETRY:
+            raise dramatiq.Retry(
+                message=f"transient: {result.reason}", delay=int((result.retry_after or 1) * 1000)
+            )
+
+    return dunning_deliver
+
+
+def attach_broker(
+    rt: Runtime, broker: dramatiq.Broker, *, channels: Sequence[str] | None = None
+) -> Dispatcher:
+    """Give the runtime a dispatcher on ``broker``, with the delivery actors declared."""
+    specs = {name: rt.registry.channels[name].spec() for name in rt.channels}
+    dispatcher = Dispatcher(broker, specs, rt.settings)
+    dispatcher.declare_actors(lambda name: delivery_actor(rt, name), channels)
+    rt.dispatcher = dispatcher
+    return dispatcher

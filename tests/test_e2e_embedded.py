@@ -1,0 +1,64 @@
+"""End to end on the embedded default: import → tick → deliver → payment → tick."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from dunning.core.model import Event, EventKind
+from dunning.core.runtime import build_runtime
+from dunning.core.runtime.embedded import Embedded
+from dunning.core.settings import Settings
+from dunning.core.store.schema import intents, outbox_messages
+from dunning.testing.factories import make_case
+
+POLICY = """
+name: t
+preset: none
+quiet_hours: {start: "21:00", end: "08:00"}
+segments: [{name: all, ladder: l}]
+ladders:
+  l:
+    start_after: 1d
+    steps:
+      - {channel: sms, template: overdue_notice, wait: 2d}
+      - {channel: push, template: overdue_notice, wait: 1d}
+      - {channel: voice, template: overdue_call, wait: 2d}
+"""
+
+
+def test_import_tick_deliver_pay_tick_sends_each_once_and_nothing_after_payment(tmp_path, database_url):
+    (tmp_path / "p.yaml").write_text(POLICY)
+    clock = [datetime(2026, 12, 2, 2, 0, tzinfo=UTC)]
+    settings = Settings(database_url=database_url, policy=str(tmp_path / "p.yaml"))
+    rt = build_runtime(settings, clock=lambda: clock[0], dry_run=True)
+    runner = Embedded(rt, threads=2)
+    runner.start()
+    try:
+        with rt.store.write() as conn:
+            rt.store.upsert_cases(
+                conn, [make_case(case_id=f"C-{i}", debtor_id=f"D-{i}") for i in range(5)], clock[0]
+            )
+        report = runner.step()
+        assert report.planned == 5
+        with rt.store.read() as conn:
+            assert conn.scalar(select(func.count()).select_from(outbox_messages)) == 5
+        # Two days later the push is due; C-0 pays first.
+        clock[0] += timedelta(days=2, hours=1)
+        rt.store.record_event(
+            Event(EventKind.PAYMENT, clock[0], case_id="C-0", amount=Decimal("3200.00")),
+            source="test",
+            now=clock[0],
+        )
+        runner.step()
+        with rt.store.read() as conn:
+            rows = conn.execute(select(outbox_messages.c.case_id, outbox_messages.c.channel)).all()
+            states = dict(conn.execute(select(intents.c.state, func.count()).group_by(intents.c.state)).all())
+        assert sorted(r.channel for r in rows if r.case_id == "C-0") == ["sms"]
+        assert sum(1 for r in rows if r.channel == "push") == 4
+        assert states == {"sent": 9}
+    finally:
+        runner.stop()
+        rt.close()
