@@ -8,15 +8,19 @@ combine: *all results* (every implementation runs) or *first non-None*.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from dunning.core.channel import Channel
-    from dunning.core.model import Case
+    from dunning.core.model import Case, Event
     from dunning.core.policy import Step, Variant
     from dunning.core.presets import Preset
+    from dunning.core.replies import Classification
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -43,6 +47,37 @@ def dunning_register_presets(register: Callable[[Preset], None]) -> None:
     """Register guardrail presets by calling ``register(preset)``.
 
     All implementations run. A name registered twice raises ``DuplicateNameError``.
+    """
+
+
+# ---------------------------------------------------------------- responses
+
+
+@hookspec(firstresult=True)
+def dunning_classify_reply(text: str, locale: str, today: date) -> Classification | None:
+    """Classify a debtor's free-text reply: opt-out, paid, promise (with its date), ...
+
+    ``today`` is the debtor's local date, for relative dates ("明天还", "Friday").
+    First non-None result wins; return None to let the next classifier try.
+    """
+
+
+@hookspec
+def dunning_on_event(event: Event) -> None:
+    """Observe an event after it is recorded: a payment, a reply, an opt-out, ...
+
+    All implementations run; return values are ignored. An exception in one
+    is logged and does not undo the event (it is already committed).
+    """
+
+
+@hookspec
+def dunning_register_routes(register: Callable[[APIRouter], None]) -> None:
+    """Add HTTP routes to the API, e.g. a provider's webhooks, by calling ``register(router)``.
+
+    All implementations run. Routes reach the runtime through
+    ``request.app.state.intake``; the API's bearer-token check does not apply
+    to them, so each must authenticate its caller (a provider's signature).
     """
 
 
