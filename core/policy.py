@@ -112,7 +112,7 @@ class Policy:
     responses: Responses = field(default_factory=Responses)
     presets: tuple[str, ...] = ()
     default_timezone: str | None = None
-    contact: Mapping[str, str | None] = field(default_factory=dict)
+    contact: Mapping[str, Any] = field(default_factory=dict)
     sms_segment_limit: int = 3
     deadline_after: timedelta = timedelta(days=3)
     source: str = "<policy>"

@@ -147,7 +147,8 @@ class ResponsesSpec(_Strict):
 
 class ContactSpec(_Strict):
     phone: str | None = None
-    name: str | None = None
+    #: the lender's name, or names by locale ({zh-CN: 安心消费金融, en: Anxin Finance})
+    name: str | dict[str, str] | None = None
     url: str | None = None
 
 

@@ -76,9 +76,9 @@ def _text(row: Mapping[str, Any], name: str, required: bool = False) -> str | No
         if required:
             raise InputError("is required", field=name)
         return None
-    if not isinstance(value, str | int):
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise InputError("must be text", field=name)
-    text = str(value).strip()
+    text = repr(value) if isinstance(value, float) else str(value).strip()
     if len(text) > MAX_TEXT:
         raise InputError(f"is longer than {MAX_TEXT} characters", field=name)
     return text

@@ -33,10 +33,22 @@ from dunning.core.errors import TemplateError
 from dunning.core.model import Case
 from dunning.core.zones import candidate_zones
 
-__all__ = ["Rendered", "TemplateLibrary", "mask_account", "render_context"]
+__all__ = ["Rendered", "TemplateLibrary", "localized", "mask_account", "render_context"]
 
 #: The locale a template falls back to when the debtor's has no template.
 FALLBACK_LOCALE = "en"
+
+
+def localized(value: str | Mapping[str, str] | None, locale: str) -> str:
+    """A text that may be given per locale: the locale's, its language's, English, or any."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    for key in (locale, locale.split("-")[0], FALLBACK_LOCALE):
+        if key in value:
+            return value[key]
+    return next(iter(value.values()), "")
 
 
 def mask_account(account: str, keep: int = 4) -> str:
@@ -79,7 +91,7 @@ def render_context(
     amount: Decimal,
     now: datetime,
     deadline_after: timedelta = timedelta(days=3),
-    contact: Mapping[str, str | None] | None = None,
+    contact: Mapping[str, Any] | None = None,
     default_timezone: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -100,7 +112,7 @@ def render_context(
         "deadline": today + deadline_after,
         "payment_url": case.payment_url or contact.get("url") or "",
         "contact": case.contact or contact.get("phone") or "",
-        "lender": contact.get("name") or "",
+        "lender": localized(contact.get("name"), case.locale),
         "locale": case.locale,
         "case_id": case.case_id,
     }

@@ -1,18 +1,43 @@
-"""What every command shares: settings and plugins, built on first use."""
+"""What every command shares: settings, plugins, the store and the runtime, built on first use."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
+import click
+
+from dunning.core.errors import ConfigError
+from dunning.core.model import Event
 from dunning.core.plugins import Registry, make_registry
 from dunning.core.policy import Policy, load_policy
+from dunning.core.replies import classify_reply
+from dunning.core.responses import events_for_reply
 from dunning.core.settings import Settings, load_settings
+from dunning.core.store import Store, open_store
+from dunning.core.store.events import Recorded
 from dunning.core.templating import TemplateLibrary
+from dunning.core.zones import candidate_zones
+
+
+def parse_moment(value: str | None) -> datetime | None:
+    """An ISO 8601 option value as an aware UTC datetime (UTC when no offset is given)."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from exc
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 class App:
-    """Lazily built settings, registry and templates for the CLI."""
+    """Lazily built settings, registry, templates and store for the CLI."""
+
+    def __init__(self) -> None:
+        self._store: Store | None = None
+        self.fixed_now: datetime | None = None
 
     @cached_property
     def settings(self) -> Settings:
@@ -26,11 +51,17 @@ class App:
     def templates(self) -> TemplateLibrary:
         return TemplateLibrary(filters=self.registry.template_filters())
 
+    def now(self) -> datetime:
+        return self.fixed_now or datetime.now(UTC)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings.database_url)
+        return self._store
+
     def policy(self, path: str | Path | None = None) -> Policy:
         chosen = path or self.settings.policy
         if not chosen:
-            from dunning.core.errors import ConfigError
-
             raise ConfigError("no policy: pass --policy FILE or set DUNNING_POLICY")
         return load_policy(
             chosen,
@@ -38,3 +69,16 @@ class App:
             presets=self.registry.presets,
             templates=self.templates.exists,
         )
+
+    def record_reply(self, case_id: str, text: str, at: datetime) -> list[Recorded]:
+        """Record a free-text reply and what the classifiers understood of it."""
+        store = self.store()
+        with store.read() as conn:
+            loaded = store.load_cases(conn, [case_id]).get(case_id)
+        if loaded is None:
+            raise ConfigError(f"no case {case_id!r}")
+        case = loaded[0]
+        today = at.astimezone(candidate_zones(case.timezone, case.phone)[0]).date()
+        found = classify_reply(self.registry.pm, text, case.locale, today)
+        events: list[Event] = events_for_reply(found, text=text, case_id=case_id, channel="sms", at=at)
+        return [store.record_event(e, source="cli", now=self.now()) for e in events]

@@ -1,0 +1,150 @@
+"""``dunning import``, ``dunning event`` and ``dunning timeline``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dunning.core.cli.app import App
+from dunning.core.errors import InputError
+from dunning.core.importer import import_file
+from dunning.core.records import parse_event
+from dunning.core.timeline import timeline
+
+
+@click.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--rejects", type=click.Path(dir_okay=False), help="Write rejected rows, with their error, here."
+)
+@click.option("--region", help="Country for phone numbers without +code (e.g. CN, US).")
+@click.pass_obj
+def import_cmd(app: App, path: str, rejects: str | None, region: str | None) -> None:
+    """Import cases from a CSV or JSONL file: upsert by case_id, report bad rows by line."""
+    store = app.store()
+    now = app.now()
+    if sys.stderr.isatty():
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("importing", total=None)
+            report = import_file(
+                store,
+                path,
+                now=now,
+                rejects=rejects,
+                default_region=region,
+                progress=lambda n: bar.update(task, description=f"importing: {n:,} rows"),
+            )
+    else:
+        report = import_file(store, path, now=now, rejects=rejects, default_region=region)
+    for error in report.errors:
+        click.echo(error, err=True)
+    if report.rejected > len(report.errors):
+        click.echo(f"... and {report.rejected - len(report.errors)} more (see --rejects)", err=True)
+    click.echo(str(report))
+
+
+@click.command()
+@click.argument("case_id")
+@click.argument(
+    "kind",
+    type=click.Choice(
+        [
+            "payment",
+            "promise",
+            "dispute",
+            "opt_out",
+            "reply",
+            "ack",
+            "resume",
+            "wrong_number",
+            "handoff",
+            "conversation",
+        ]
+    ),
+)
+@click.option("--amount", help="Payment amount (omit for payment in full).")
+@click.option("--full", is_flag=True, help="The payment settles the case whatever its amount.")
+@click.option("--date", "day", help="Promised date (YYYY-MM-DD).")
+@click.option("--channel", help="Channel of an opt-out or wrong number (default: all / sms).")
+@click.option("--text", help="Text of a reply.")
+@click.option("--at", "at", help="When it happened (ISO 8601; default now).")
+@click.option("--event-id", help="Idempotency key: an event id recorded twice counts once.")
+@click.pass_obj
+def event(
+    app: App,
+    case_id: str,
+    kind: str,
+    amount: str | None,
+    full: bool,
+    day: str | None,
+    channel: str | None,
+    text: str | None,
+    at: str | None,
+    event_id: str | None,
+) -> None:
+    """Record an event for CASE_ID: a payment stops every pending reminder at once."""
+    now = app.now()
+    body = {
+        "kind": kind,
+        "amount": amount,
+        "date": day,
+        "channel": channel,
+        "text": text,
+        "at": at,
+        "event_id": event_id,
+        "full": True if full else None,
+    }
+    try:
+        parsed = parse_event(body, case_id=case_id, default_at=now)
+        if kind == "reply" and text:
+            recorded = app.record_reply(case_id, text, parsed.at)
+        else:
+            recorded = [app.store().record_event(parsed, source="cli", now=now)]
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in recorded:
+        note = " (already recorded)" if item.duplicate else ""
+        cancelled = f", {len(item.cancelled)} pending reminder(s) cancelled" if item.cancelled else ""
+        status = f", case {item.status}" if item.status else ""
+        click.echo(f"{item.event.kind} recorded for {case_id}{note}{cancelled}{status}")
+
+
+@click.command(name="timeline")
+@click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def timeline_cmd(app: App, case_id: str, as_json: bool) -> None:
+    """Every decision, reminder, attempt and event of CASE_ID, with reasons."""
+    entries = timeline(app.store(), case_id)
+    if entries is None:
+        raise click.ClickException(f"no case {case_id!r}")
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(entry.to_json(), ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"case {case_id}")
+    for column in ("at (UTC)", "local", "what", "action", "channel", "step", "rule / detail"):
+        table.add_column(column)
+    for e in entries:
+        detail = e.rule or ""
+        if e.detail.get("until"):
+            detail += f" until {e.detail['until'][:16]}"
+        if e.detail.get("provider_id"):
+            detail += f" id {e.detail['provider_id']}"
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M}",
+            f"{e.local:%m-%d %H:%M %Z}",
+            e.kind,
+            e.action,
+            e.channel or "",
+            "" if e.step is None else str(e.step + 1),
+            detail,
+        )
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

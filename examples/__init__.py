@@ -1,0 +1,1 @@
+"""Example policies, cases and a sample portfolio (used by `dunning demo`)."""
