@@ -1,25 +1,105 @@
-"""SMS through Twilio's Messages API."""
+"""SMS through Twilio's Messages API, with delivery statuses reported to our webhook."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
+from dunning.channels.twilio_common import TwilioAccount, callback_url, code_error
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.errors import PermanentDeliveryError
+from dunning.core.errors import DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
+from dunning.core.masking import mask_address
+
+__all__ = ["STATUS_PATH", "SmsChannel"]
+
+log = logging.getLogger(__name__)
+
+#: Where Twilio posts this channel's delivery statuses (under ``public_url``).
+STATUS_PATH = "/webhooks/twilio/sms/status"
+#: Twilio statuses that mean the text did not reach the handset.
+FAILED_STATUSES = frozenset({"failed", "undelivered"})
 
 
 class SmsChannel(Channel):
+    """One text per reminder; Twilio's status callback later says whether it arrived."""
+
     name = "sms"
     contact_kind = "phone"
     kind = "text"
+    template_parts = ("body",)
+
+    def __init__(
+        self,
+        twilio: TwilioAccount,
+        *,
+        public_url: str,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> None:
+        if not (from_ or messaging_service_sid):
+            raise ValueError("an SMS channel needs a From number or a messaging service SID")
+        self.twilio = twilio
+        self.public_url = public_url
+        self.from_ = from_
+        self.messaging_service_sid = messaging_service_sid
 
     @classmethod
-    def from_settings(cls, settings: object) -> SmsChannel | None:
-        return None
+    def from_settings(cls, settings: Any) -> SmsChannel | None:
+        """Configured by ``twilio_account_sid``, ``twilio_auth_token`` and a sender."""
+        from_ = getattr(settings, "twilio_from", None)
+        service = getattr(settings, "twilio_messaging_service_sid", None)
+        if not (from_ or service):
+            return None
+        twilio = TwilioAccount.from_settings(settings)
+        if twilio is None:
+            return None
+        return cls(
+            twilio,
+            public_url=getattr(settings, "public_url", "http://127.0.0.1:8000"),
+            from_=from_,
+            messaging_service_sid=service,
+        )
 
     def send(self, message: OutboundMessage) -> Receipt:
-        raise PermanentDeliveryError("sms is not configured")
+        body = message.parts.get("body")
+        if not body:
+            raise PermanentDeliveryError("an SMS needs a non-empty body part", code="no_body")
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self.messaging_service_sid}
+            if self.messaging_service_sid
+            else {"from_": self.from_ or ""}
+        )
+        status_callback = callback_url(self.public_url, STATUS_PATH, message.intent_id)
+        try:
+            created = self.twilio.call(
+                "messages.create",
+                lambda: self.twilio.client.messages.create(
+                    to=message.to, body=body, status_callback=status_callback, **sender
+                ),
+            )
+        except DeliveryError as exc:
+            log.info(
+                "sms to %s for intent %s failed: %s (%s)",
+                mask_address(message.to),
+                message.intent_id,
+                type(exc).__name__,
+                exc.code,
+            )
+            raise
+        return Receipt(provider_id=created.sid, status=str(created.status or "queued"))
+
+    def status_error(self, code: str | None, status: str) -> DeliveryError | None:
+        """Type a failed or undelivered status callback by its ``ErrorCode``."""
+        if status not in FAILED_STATUSES:
+            return None
+        message = f"Twilio reported the SMS {status} (error {code or 'none'})"
+        typed = code_error(code, message)
+        return typed if typed is not None else PermanentDeliveryError(message, code=code)
+
+    def close(self) -> None:
+        self.twilio.close()
 
 
 @hookimpl

@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     twilio_base_url: str = TWILIO_API
     twilio_timeout: float = 10.0
     twilio_machine_detection: str | None = None
+    twilio_ring_timeout: int = 30
 
     # -------------------------------------------------------------- fcm
     fcm_credentials: str | None = None

@@ -1,0 +1,177 @@
+"""What the Twilio SMS and voice channels share: the REST client and the typing of its errors.
+
+Twilio's exceptions drop the response headers, so the client records them per
+thread to read ``Retry-After``. Error codes are mapped once, here, for both the
+API's refusals and the codes of delivery-status callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from dunning.channels.transport import retry_after_seconds, transport_error
+from dunning.core.errors import (
+    AmbiguousDeliveryError,
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+
+__all__ = ["TwilioAccount", "callback_url", "code_error", "twilio_error"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Codes that prove the number itself is no good, for every channel using it.
+ADDRESS_CODES = frozenset({"21211", "21217", "13223", "13224", "30005"})
+#: Codes that prove only this channel cannot use the number (a landline takes no SMS).
+CHANNEL_CODES = frozenset({"21614", "21635", "30006"})
+#: The recipient replied STOP: record the opt-out.
+OPT_OUT_CODES = frozenset({"21610"})
+#: Codes worth a retry later (handset off, carrier hiccup, rate limit).
+TRANSIENT_CODES = frozenset({"20429", "30003", "30008"})
+#: Carrier filtering: this content is blocked, and someone should look at it.
+ALERT_CODES = frozenset({"30007"})
+#: Twilio refused our credentials or our account: every send fails until an operator acts.
+ACCOUNT_CODES = frozenset({"20003", "20005", "20006"})
+
+
+class HeaderRecordingHttpClient(TwilioHttpClient):
+    """A ``TwilioHttpClient`` that keeps each thread's last response headers (for ``Retry-After``)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._local.headers = {}
+        response = super().request(*args, **kwargs)
+        self._local.headers = {str(k).lower(): str(v) for k, v in (response.headers or {}).items()}
+        return response
+
+    @property
+    def last_headers(self) -> Mapping[str, str]:
+        headers: Mapping[str, str] = getattr(self._local, "headers", {})
+        return headers
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+class TwilioAccount:
+    """A Twilio REST client pointed at ``base_url``, whose calls raise only ``DeliveryError``."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        base_url: str = "https://api.twilio.com",
+        timeout: float = 10.0,
+    ) -> None:
+        if urlsplit(base_url).scheme not in ("http", "https"):
+            raise ConfigError(f"twilio base URL must be http(s), not {base_url!r}")
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.http = HeaderRecordingHttpClient(timeout=timeout)
+        # environment={} so that TWILIO_REGION / TWILIO_EDGE cannot rewrite base_url's host.
+        self.client = Client(account_sid, auth_token, http_client=self.http, environment={})
+        self.client.api.base_url = base_url.rstrip("/")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TwilioAccount | None:
+        """The account of ``settings``, or None without a SID and token."""
+        sid = getattr(settings, "twilio_account_sid", None)
+        token = getattr(settings, "twilio_auth_token", None)
+        if not sid or token is None:
+            return None
+        secret = token.get_secret_value() if hasattr(token, "get_secret_value") else str(token)
+        if not secret:
+            return None
+        return cls(
+            sid,
+            secret,
+            base_url=getattr(settings, "twilio_base_url", "https://api.twilio.com"),
+            timeout=getattr(settings, "twilio_timeout", 10.0),
+        )
+
+    def call(self, what: str, create: Callable[[], T]) -> T:
+        """Run one SDK call; translate whatever it raises into the delivery error tree."""
+        try:
+            return create()
+        except TwilioException as exc:
+            raise twilio_error(exc, self.http.last_headers) from exc
+        except requests.exceptions.RequestException as exc:
+            raise transport_error(exc, "Twilio") from exc
+        except ValueError as exc:
+            # A 2xx whose body is not JSON: Twilio answered, so the request may have been accepted.
+            raise AmbiguousDeliveryError(f"Twilio answered {what} with an unreadable body") from exc
+        except Exception as exc:
+            # Unforeseen: nothing proves the request was not sent, so it must not be blindly retried.
+            log.error("unexpected %s from Twilio %s", type(exc).__name__, what)
+            raise AmbiguousDeliveryError(f"unexpected {type(exc).__name__} from Twilio {what}") from exc
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def callback_url(public_url: str, path: str, intent_id: str) -> str:
+    """``{public_url}{path}?intent_id=...``: webhooks find their intent even before the SID is known."""
+    return f"{public_url.rstrip('/')}{path}?intent_id={quote(intent_id, safe='')}"
+
+
+def code_error(code: str | None, message: str) -> DeliveryError | None:
+    """The error a Twilio error code means, or None when the code alone does not say."""
+    if not code:
+        return None
+    if code in ADDRESS_CODES:
+        return PermanentDeliveryError(message, code=code, invalidates="address")
+    if code in CHANNEL_CODES:
+        return PermanentDeliveryError(message, code=code, invalidates="channel")
+    if code in OPT_OUT_CODES:
+        return PermanentDeliveryError(message, code=code, opt_out=True)
+    if code in TRANSIENT_CODES:
+        return TransientDeliveryError(message, code=code)
+    if code in ALERT_CODES:
+        log.warning("ALERT: Twilio error %s (carrier filtering): review the template's content", code)
+        return PermanentDeliveryError(message, code=code)
+    return None
+
+
+def twilio_error(exc: TwilioException, headers: Mapping[str, str]) -> DeliveryError:
+    """Type a refusal of Twilio's API: by error code first, then by HTTP status."""
+    code = getattr(exc, "code", None)
+    status = _int(getattr(exc, "status", None))
+    code_text = str(code) if code is not None else (str(status) if status else None)
+    detail = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", None)
+    message = f"Twilio error {code_text}: {detail or type(exc).__name__}"
+    if code_text == "20429" or status == 429:
+        return TransientDeliveryError(message, code=code_text, retry_after=retry_after_seconds(headers))
+    typed = code_error(code_text, message)
+    if typed is not None:
+        return typed
+    if status is not None and status >= 500:
+        return TransientDeliveryError(message, code=code_text, retry_after=retry_after_seconds(headers))
+    if code_text in ACCOUNT_CODES or status in (401, 403):
+        log.error("ALERT: Twilio refused the account's credentials (%s): check the SID and token", code_text)
+    return PermanentDeliveryError(message, code=code_text)
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None

@@ -1,0 +1,104 @@
+"""``dunning channels list`` and ``dunning channels test`` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from dunning.core.cli import cli
+
+PHONE = "+8613800138000"
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return CliRunner().invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+
+
+def env_for(settings: dict[str, object]) -> dict[str, str]:
+    """The ``DUNNING_*`` environment an operator would set for these settings."""
+    return {f"DUNNING_{key.upper()}": str(value) for key, value in settings.items() if value is not None}
+
+
+@pytest.fixture
+def configured(fake_twilio, fake_fcm, fcm_service_account) -> dict[str, str]:
+    return env_for({**fake_twilio.settings(), **fake_fcm.settings(fcm_service_account)})
+
+
+def test_list_shows_every_channel_with_its_plugin_queue_kind_and_contact_point():
+    result = run("channels", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert {"sms", "push", "voice"} <= set(rows)
+    assert rows["sms"] == {
+        "name": "sms",
+        "plugin": "sms",
+        "queue": "dunning.sms",
+        "kind": "text",
+        "contact_kind": "phone",
+        "configured": False,
+        "problem": "",
+    }
+    assert (rows["voice"]["kind"], rows["push"]["contact_kind"]) == ("call", "push_token")
+
+
+def test_given_provider_settings_list_says_the_channels_are_configured(configured):
+    result = run("channels", "list", "--json", env=configured)
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert rows["sms"]["configured"] and rows["voice"]["configured"] and rows["push"]["configured"]
+
+
+def test_list_as_a_table_for_people(configured):
+    result = run("channels", "list", env=configured)
+    assert result.exit_code == 0
+    for word in ("channel", "plugin", "queue", "configured", "dunning.voice", "push_token", "yes"):
+        assert word in result.stdout
+
+
+def test_a_broken_credentials_file_shows_as_not_configured_with_the_reason(tmp_path):
+    bad = tmp_path / "sa.json"
+    bad.write_text("{}")
+    result = run("channels", "list", "--json", env={"DUNNING_FCM_CREDENTIALS": str(bad)})
+    push = next(row for row in map(json.loads, result.stdout.splitlines()) if row["name"] == "push")
+    assert not push["configured"] and push["problem"].startswith("ConfigError")
+
+
+def test_channels_test_sends_one_message_and_prints_the_provider_id(configured, fake_twilio):
+    result = run("channels", "test", "sms", "--to", PHONE, env=configured)
+    assert result.exit_code == 0, result.output
+    [message] = fake_twilio.messages
+    assert f"provider id {message.sid}, status queued" in result.stdout
+    assert "+86*******8000" in result.stdout and PHONE not in result.stdout
+    assert "test message from dunning" in (message.body or "")
+
+
+def test_channels_test_in_chinese_through_push(configured, fake_fcm):
+    result = run("channels", "test", "push", "--to", "tok:APA91bTest", "--locale", "zh-CN", env=configured)
+    assert result.exit_code == 0, result.output
+    [record] = fake_fcm.messages
+    assert record.notification["title"] == "dunning 测试"
+    assert f"provider id {record.name}" in result.stdout
+
+
+def test_a_refused_test_prints_the_error_class_code_and_message_and_fails(configured, fake_twilio):
+    fake_twilio.fail(PHONE, 21211)
+    result = run("channels", "test", "voice", "--to", PHONE, env=configured)
+    assert result.exit_code == 1
+    assert "PermanentDeliveryError: code=21211:" in result.stderr
+    assert "not a valid phone number" in result.stderr
+    assert "the address is unusable" in result.stderr
+
+
+def test_a_rate_limited_test_says_when_to_retry(configured, fake_twilio):
+    fake_twilio.rate_limit(retry_after=30)
+    result = run("channels", "test", "sms", "--to", PHONE, env=configured)
+    assert result.exit_code == 1
+    assert "TransientDeliveryError: code=20429" in result.stderr and "retry after 30 s" in result.stderr
+
+
+def test_testing_an_unknown_or_unconfigured_channel_is_a_clear_error():
+    result = run("channels", "test", "pager", "--to", PHONE)
+    assert result.exit_code == 1 and "no channel 'pager' is installed" in result.stderr
+    result = run("channels", "test", "sms", "--to", PHONE)
+    assert result.exit_code == 1 and "channel 'sms' is not configured" in result.stderr

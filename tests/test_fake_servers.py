@@ -1,0 +1,218 @@
+"""The shipped fake providers speak the wire formats the real SDKs expect, and only to loopback."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import firebase_admin
+import google.auth.exceptions
+import pytest
+from firebase_admin import credentials, messaging
+
+from dunning.core.sms import sms_shape
+from dunning.testing.fake_fcm import FakeFcm
+from dunning.testing.fake_server import post_form
+from dunning.testing.fake_twilio import FakeTwilio
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with _OPENER.open(request, timeout=5) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def messages_url(fake: FakeTwilio) -> str:
+    return f"{fake.url}/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+
+
+# ---------------------------------------------------------------- Twilio
+
+
+def test_twilio_refuses_wrong_credentials_with_its_json_error(fake_twilio):
+    form = urllib.parse.urlencode({"To": "+8613800138000", "From": "+15005550006", "Body": "x"}).encode()
+    status, body = http("POST", messages_url(fake_twilio), form, basic(fake_twilio.account_sid, "nope"))
+    assert status == 401
+    assert body == {
+        "code": 20003,
+        "message": "Authenticate",
+        "more_info": "https://www.twilio.com/docs/errors/20003",
+        "status": 401,
+    }
+    assert fake_twilio.messages == []
+
+
+def test_twilio_accepts_a_message_like_the_real_api_and_reports_its_later_status(fake_twilio):
+    text = "您好，请还款"
+    form = urllib.parse.urlencode(
+        {
+            "To": "+8613800138000",
+            "From": "+15005550006",
+            "Body": text,
+            "StatusCallback": "http://127.0.0.1:1/s?intent_id=i9",
+        }
+    ).encode()
+    status, body = http(
+        "POST", messages_url(fake_twilio), form, basic(fake_twilio.account_sid, fake_twilio.auth_token)
+    )
+    assert status == 201
+    assert body["sid"].startswith("SM") and len(body["sid"]) == 34
+    assert (body["status"], body["to"], body["from"], body["body"]) == (
+        "queued",
+        "+8613800138000",
+        "+15005550006",
+        text,
+    )
+    assert body["num_segments"] == str(sms_shape(text).segments)
+    assert body["uri"] == f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages/{body['sid']}.json"
+    assert fake_twilio.count_for("i9") == 1
+    # When Twilio later reports delivery, Then fetching the message shows it
+    fake_twilio.send_status(body["sid"], "delivered")
+    status, fetched = http(
+        "GET",
+        f"{messages_url(fake_twilio)[:-5]}/{body['sid']}.json",
+        None,
+        basic(fake_twilio.account_sid, fake_twilio.auth_token),
+    )
+    assert (status, fetched["status"]) == (200, "delivered")
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"From": "+15005550006", "Body": "x"}, 21604),
+        ({"To": "+8613800138000", "Body": "x"}, 21603),
+        ({"To": "+8613800138000", "From": "+15005550006"}, 21602),
+        ({"To": "+8613800138000", "From": "+15005550006", "Body": "x" * 1601}, 21617),
+        ({"To": "12345", "From": "+15005550006", "Body": "x"}, 21211),
+    ],
+)
+def test_twilio_validates_a_message_as_the_real_api_does(fake_twilio, params, code):
+    form = urllib.parse.urlencode(params).encode()
+    status, body = http(
+        "POST", messages_url(fake_twilio), form, basic(fake_twilio.account_sid, fake_twilio.auth_token)
+    )
+    assert (status, body["code"]) == (400, code)
+
+
+def test_reset_forgets_records_and_scripts(fake_twilio):
+    fake_twilio.fail("+8613800138000", 21211)
+    fake_twilio.inbound_sms("http://127.0.0.1:1/x", from_="+8613800138000", to="+15005550006", body="T")
+    fake_twilio.reset()
+    form = urllib.parse.urlencode({"To": "+8613800138000", "From": "+15005550006", "Body": "x"}).encode()
+    status, _ = http(
+        "POST", messages_url(fake_twilio), form, basic(fake_twilio.account_sid, fake_twilio.auth_token)
+    )
+    assert status == 201 and len(fake_twilio.messages) == 1 and fake_twilio.callbacks == []
+
+
+def test_stopping_a_fake_does_not_wait_for_a_slow_answer():
+    fake = FakeTwilio().start()
+    fake.slow(30)
+    form = urllib.parse.urlencode({"To": "+8613800138000", "From": "+15005550006", "Body": "x"}).encode()
+    request = urllib.request.Request(
+        messages_url(fake), data=form, headers=basic(fake.account_sid, fake.auth_token)
+    )
+
+    def post() -> None:
+        with contextlib.suppress(OSError):
+            _OPENER.open(request, timeout=10)
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not fake.messages and time.monotonic() < deadline:
+        time.sleep(0.01)
+    started = time.monotonic()
+    fake.stop()
+    worker.join(timeout=5)
+    assert time.monotonic() - started < 2 and not worker.is_alive()
+
+
+def test_fakes_only_ever_call_loopback_addresses():
+    with pytest.raises(ValueError, match="loopback"):
+        post_form("https://example.com/hook", {"a": "b"})
+
+
+# ---------------------------------------------------------------- FCM
+
+
+def test_fcm_token_endpoint_trusts_only_keys_it_issued(fake_fcm, tmp_path):
+    trusted = credentials.Certificate(str(fake_fcm.write_service_account(tmp_path, "ok.json")))
+    assert trusted.get_access_token().access_token.startswith("ya29.fake-")
+    # A key the fake never saw (another project's file, pointed at this token endpoint)
+    with FakeFcm() as other:
+        foreign_path = other.write_service_account(tmp_path, "foreign.json", fresh_key=True)
+    info = json.loads(foreign_path.read_text()) | {"token_uri": fake_fcm.token_uri}
+    with pytest.raises(google.auth.exceptions.RefreshError, match="invalid_grant"):
+        credentials.Certificate(info).get_access_token()
+
+
+def test_fcm_send_without_a_bearer_token_is_unauthenticated(fake_fcm):
+    url = f"{fake_fcm.url}/v1/projects/{fake_fcm.project_id}/messages:send"
+    body = json.dumps({"message": {"token": "t", "data": {"a": "b"}}}).encode()
+    status, answer = http("POST", url, body, {"Content-Type": "application/json"})
+    assert status == 401 and answer["error"]["status"] == "UNAUTHENTICATED"
+    assert fake_fcm.messages == []
+
+
+def test_fcm_errors_are_google_rpc_status_bodies_with_fcm_error_details(fake_fcm, fcm_service_account):
+    token = credentials.Certificate(str(fcm_service_account)).get_access_token().access_token
+    fake_fcm.fail("dead", "UNREGISTERED")
+    url = f"{fake_fcm.url}/v1/projects/{fake_fcm.project_id}/messages:send"
+    body = json.dumps({"message": {"token": "dead"}}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    status, answer = http("POST", url, body, headers)
+    assert status == 404
+    assert answer == {
+        "error": {
+            "code": 404,
+            "message": "Requested entity was not found.",
+            "status": "NOT_FOUND",
+            "details": [
+                {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"}
+            ],
+        }
+    }
+    # And another project's URL is refused
+    status, answer = http("POST", url.replace(fake_fcm.project_id, "other"), body, headers)
+    assert (status, answer["error"]["status"]) == (403, "PERMISSION_DENIED")
+
+
+def test_fcm_dry_runs_are_recorded_but_not_counted_as_sent(fake_fcm, fcm_service_account):
+    app = firebase_admin.initialize_app(credentials.Certificate(str(fcm_service_account)), name="dry-run")
+    try:
+        from dunning.channels.fcm_endpoint import point_messaging_at
+
+        point_messaging_at(app, fake_fcm.url)
+        message = messaging.Message(data={"intent_id": "dry"}, topic="news")
+        assert messaging.send(message, dry_run=True, app=app).startswith("projects/dunning-test/messages/")
+    finally:
+        firebase_admin.delete_app(app)
+    [record] = fake_fcm.messages
+    assert record.validate_only and record.target_kind == "topic"
+    assert fake_fcm.count_for("dry") == 0
+
+
+def test_the_dunning_pytest_plugin_is_loaded_through_its_entry_point(request):
+    plugin = request.config.pluginmanager.get_plugin("dunning")
+    assert plugin is not None and plugin.__name__ == "dunning.testing.pytest_plugin"
