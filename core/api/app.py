@@ -1,0 +1,48 @@
+"""The HTTP API application: ``create_app(runtime)``; served by ``dunning serve``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from dunning.core.api import routes
+from dunning.core.api.metrics import Metrics
+from dunning.core.intake import Intake
+from dunning.core.runtime.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
+    """The API over a runtime: lender events, cases, Twilio webhooks, health and metrics."""
+    app = FastAPI(
+        title="dunning",
+        version="0.1.0",
+        description="Events, cases and provider webhooks of a dunning deployment.",
+    )
+    settings = rt.settings
+    app.state.intake = Intake(rt)
+    app.state.api_tokens = [t.get_secret_value().encode() for t in settings.api_tokens]
+    app.state.public_url = settings.public_url.rstrip("/")
+    app.state.settings = settings
+    app.state.metrics = Metrics(rt.store)
+    app.include_router(routes.router)
+    # Channel plugins bring their providers' webhooks (Twilio's among them).
+    for impl in rt.registry.pm.hook.dunning_register_routes.get_hookimpls():
+        impl.function(register=app.include_router)
+
+    @app.get("/healthz", summary="Store and broker reachable")
+    def healthz() -> JSONResponse:
+        store_ok = rt.store.ping()
+        broker_ok = True if broker_ping is None else bool(broker_ping())
+        body = {"store": "ok" if store_ok else "down", "broker": "ok" if broker_ok else "down"}
+        return JSONResponse(body, status_code=200 if store_ok and broker_ok else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

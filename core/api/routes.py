@@ -1,0 +1,164 @@
+"""The lender-facing API: events, cases, timelines, push acknowledgements."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy import select
+
+from dunning.core.api.auth import require_token
+from dunning.core.api.schemas import CaseIn, CaseOut, CasesIn, EventIn, EventResult, EventsIn, PushAckIn
+from dunning.core.engine import outstanding
+from dunning.core.errors import InputError
+from dunning.core.intake import Intake
+from dunning.core.model import Event
+from dunning.core.records import case_to_json, parse_case, parse_event
+from dunning.core.store.schema import cases
+from dunning.core.timeline import timeline
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+def unprocessable(errors: list[tuple[tuple[Any, ...], str]]) -> HTTPException:
+    """A 422 in FastAPI's own shape: each error's location and message."""
+    return HTTPException(
+        status_code=422, detail=[{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in errors]
+    )
+
+
+def _event(item: EventIn, now: datetime, loc: tuple[Any, ...]) -> Event:
+    body = item.model_dump(mode="json", exclude_none=True)
+    try:
+        return parse_event(body, default_at=now)
+    except InputError as exc:
+        raise unprocessable([((*loc, exc.field or "event"), str(exc))]) from exc
+
+
+@router.post("/events", response_model=list[EventResult], summary="Record events (one, or a batch)")
+def post_events(body: EventIn | EventsIn, request: Request) -> list[EventResult]:
+    """Payments, promises, disputes, opt-outs, acknowledgements. Idempotent by ``event_id``.
+
+    A batch is all-or-nothing: if any event is invalid or names an unknown
+    case, none is recorded and the 422 names each bad one's index and field.
+    """
+    intake = _intake(request)
+    now = intake.rt.now()
+    items = body.events if isinstance(body, EventsIn) else [body]
+    prefix: tuple[Any, ...] = ("body", "events") if isinstance(body, EventsIn) else ("body",)
+    parsed = [
+        _event(item, now, (*prefix, i) if isinstance(body, EventsIn) else prefix)
+        for i, item in enumerate(items)
+    ]
+    with intake.rt.store.read() as conn:
+        known = set(
+            conn.scalars(select(cases.c.case_id).where(cases.c.case_id.in_([e.case_id for e in parsed])))
+        )
+    missing = [
+        (
+            (*prefix, i, "case_id") if isinstance(body, EventsIn) else (*prefix, "case_id"),
+            f"unknown case {e.case_id!r}",
+        )
+        for i, e in enumerate(parsed)
+        if e.case_id not in known
+    ]
+    if missing:
+        raise unprocessable(missing)
+    results = []
+    for event in parsed:
+        if event.kind == "reply" and event.text:
+            with intake.rt.store.read() as conn:
+                case = intake.rt.store.load_cases(conn, [event.case_id or ""])[event.case_id or ""][0]
+            reply = intake.reply(
+                case, event.text, at=event.at, channel=event.channel or "sms", event_id=event.event_id
+            )
+            first = reply.recorded[0]
+            cancelled = sum(len(r.cancelled) for r in reply.recorded)
+            results.append(_result(event, first.duplicate, cancelled, reply.recorded[-1].status))
+            continue
+        recorded = intake.record(event, source="api")
+        results.append(_result(event, recorded.duplicate, len(recorded.cancelled), recorded.status))
+    return results
+
+
+def _result(event: Event, duplicate: bool, cancelled: int, status: str | None) -> EventResult:
+    return EventResult(
+        event_id=event.event_id or "",
+        case_id=event.case_id or "",
+        kind=str(event.kind),
+        status="duplicate" if duplicate else "recorded",
+        cancelled=cancelled,
+        case_status=status,
+    )
+
+
+@router.post("/cases", summary="Create or update cases (one, or a batch)")
+def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
+    """Upsert by ``case_id`` with the import's validation; a batch is all-or-nothing."""
+    intake = _intake(request)
+    items = body.cases if isinstance(body, CasesIn) else [body]
+    parsed, errors = [], []
+    for i, item in enumerate(items):
+        loc: tuple[Any, ...] = ("body", "cases", i) if isinstance(body, CasesIn) else ("body",)
+        try:
+            parsed.append(parse_case(item.model_dump(mode="json", exclude_none=True)))
+        except InputError as exc:
+            errors.append(((*loc, exc.field or "case"), str(exc)))
+    if errors:
+        raise unprocessable(errors)
+    with intake.rt.store.write() as conn:
+        result = intake.rt.store.upsert_cases(conn, parsed, intake.rt.now())
+    return {"inserted": result.inserted, "updated": result.updated}
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, its status and what it still owes")
+def get_case(case_id: str, request: Request) -> CaseOut:
+    intake = _intake(request)
+    store = intake.rt.store
+    with store.read() as conn:
+        loaded = store.load_cases(conn, [case_id]).get(case_id)
+        if loaded is None:
+            raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
+        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).one()
+        history = store.histories(conn, [loaded[0]])[case_id]
+    case = loaded[0]
+    owed, _ = outstanding(case, [e for e in history.events if e.at <= datetime.now(UTC)])
+    return CaseOut(
+        case_id=case_id,
+        debtor_id=case.debtor_id,
+        status=row.status,
+        segment=row.segment,
+        ladder=row.ladder,
+        amount_due=str(case.amount_due),
+        outstanding=str(max(owed, 0)),
+        currency=case.currency,
+        due_date=case.due_date,
+        next_check_at=row.next_check_at,
+        case=case_to_json(case),
+    )
+
+
+@router.get("/cases/{case_id}/timeline", summary="Every decision, reminder and event of a case")
+def get_timeline(case_id: str, request: Request) -> list[dict[str, Any]]:
+    entries = timeline(_intake(request).rt.store, case_id)
+    if entries is None:
+        raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
+    return [entry.to_json() for entry in entries]
+
+
+@router.post("/push/ack", response_model=EventResult, summary="The debtor opened a reminder push")
+def push_ack(body: PushAckIn, request: Request) -> EventResult:
+    intake = _intake(request)
+    try:
+        recorded = intake.push_ack(body.intent_id, at=body.at or intake.rt.now(), event_id=body.event_id)
+    except InputError as exc:
+        raise unprocessable([(("body", exc.field or "intent_id"), str(exc))]) from exc
+    return _result(recorded.event, recorded.duplicate, len(recorded.cancelled), recorded.status)
