@@ -25,9 +25,18 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from dunning.core.cli import policy
+    from dunning.core.cli import cases, channels, demo, policy, run, serve
 
     cli.add_command(policy.policy)
+    cli.add_command(channels.channels)
+    cli.add_command(cases.import_cmd)
+    cli.add_command(cases.event)
+    cli.add_command(cases.timeline_cmd)
+    cli.add_command(run.tick_cmd)
+    cli.add_command(run.run_cmd)
+    cli.add_command(run.db)
+    cli.add_command(demo.demo)
+    cli.add_command(serve.serve)
 
 
 _register_commands()
