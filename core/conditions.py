@@ -1,18 +1,22 @@
 """Segment and step conditions: small expressions over a case's facts, never ``eval``.
 
-``amount_due >= 5000 and days_overdue >= 3`` is compiled with Jinja2's
-sandboxed ``compile_expression``; only the names in :data:`FACTS` may appear,
-so a misspelled field fails ``dunning policy check`` rather than a tick.
+``amount_due >= 5000 and days_overdue >= 3`` is parsed with Jinja2's expression
+grammar and compiled into plain Python closures over a small, closed set of
+node kinds — comparisons, ``and``/``or``/``not``, ``in``, arithmetic, literals,
+``length`` — so it is safe by construction (no attribute access, no calls) and
+fast enough for a million cases a tick. Only the names in :data:`FACTS` may
+appear: a misspelled field fails ``dunning policy check``, not a tick.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
-from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 __all__ = ["FACTS", "Condition", "ConditionError", "compile_condition"]
@@ -33,11 +37,33 @@ FACTS: Mapping[str, str] = {
     "days_to_pay_last": "days overdue at which the last earlier debt was paid (or none)",
 }
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+_ENV = ImmutableSandboxedEnvironment()
+
+Facts = Mapping[str, Any]
+Node = Callable[[Facts], Any]
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda a, b: a in b,
+    "notin": lambda a, b: a not in b,
+}
+_ARITHMETIC: dict[type[nodes.BinExpr], Callable[[Any, Any], Any]] = {
+    nodes.Add: operator.add,
+    nodes.Sub: operator.sub,
+    nodes.Mul: operator.mul,
+    nodes.Div: operator.truediv,
+    nodes.FloorDiv: operator.floordiv,
+    nodes.Mod: operator.mod,
+}
 
 
 class ConditionError(ValueError):
-    """A condition does not compile, or uses a name that is not a fact."""
+    """A condition does not compile, uses a name that is not a fact, or fails on a case."""
 
 
 @dataclass(frozen=True)
@@ -45,24 +71,93 @@ class Condition:
     """A compiled condition; call it with the facts of a case."""
 
     source: str
-    _fn: Any
+    _fn: Node
 
-    def __call__(self, facts: Mapping[str, Any]) -> bool:
+    def __call__(self, facts: Facts) -> bool:
         try:
-            return bool(self._fn(**facts))
-        except (UndefinedError, SecurityError, TypeError, ArithmeticError) as exc:
+            return bool(self._fn(facts))
+        except (TypeError, ArithmeticError, KeyError) as exc:
             raise ConditionError(f"condition {self.source!r} failed: {exc}") from exc
 
 
 def compile_condition(source: str, facts: Mapping[str, str] = FACTS) -> Condition:
-    """Compile ``source``; raise ConditionError on bad syntax or an unknown name."""
+    """Compile ``source``; raise ConditionError on bad syntax, an unknown name or construct."""
     try:
-        names = meta.find_undeclared_variables(_ENV.parse("{{ (" + source + ") }}"))
-        fn = _ENV.compile_expression(source, undefined_to_none=False)
+        template = _ENV.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
         raise ConditionError(f"not a valid condition: {exc.message}") from exc
-    unknown = sorted(names - set(facts))
-    if unknown:
-        known = ", ".join(sorted(facts))
-        raise ConditionError(f"unknown name {', '.join(unknown)} (known: {known})")
-    return Condition(source, fn)
+    output = template.body[0]
+    if not isinstance(output, nodes.Output) or len(output.nodes) != 1:
+        raise ConditionError("not a valid condition: write one expression")
+    return Condition(source, _compile(output.nodes[0], facts))
+
+
+def _compile(node: nodes.Node, facts: Mapping[str, str]) -> Node:
+    if isinstance(node, nodes.Const):
+        value = Decimal(str(node.value)) if isinstance(node.value, float) else node.value
+        return lambda _: value
+    if isinstance(node, nodes.Name):
+        if node.name in ("true", "false", "none", "True", "False", "None"):
+            constant = {"true": True, "false": False, "none": None}[node.name.lower()]
+            return lambda _: constant
+        if node.name not in facts:
+            known = ", ".join(sorted(facts))
+            raise ConditionError(f"unknown name {node.name} (known: {known})")
+        name = node.name
+        return lambda f: f[name]
+    if isinstance(node, nodes.List | nodes.Tuple):
+        items = [_compile(item, facts) for item in node.items]
+        return lambda f: [item(f) for item in items]
+    if isinstance(node, nodes.And):
+        left, right = _compile(node.left, facts), _compile(node.right, facts)
+        return lambda f: left(f) and right(f)
+    if isinstance(node, nodes.Or):
+        left, right = _compile(node.left, facts), _compile(node.right, facts)
+        return lambda f: left(f) or right(f)
+    if isinstance(node, nodes.Not):
+        inner = _compile(node.node, facts)
+        return lambda f: not inner(f)
+    if isinstance(node, nodes.Neg):
+        inner = _compile(node.node, facts)
+        return lambda f: -inner(f)
+    if isinstance(node, nodes.Pos):
+        return _compile(node.node, facts)
+    if isinstance(node, nodes.BinExpr) and type(node) in _ARITHMETIC:
+        fn = _ARITHMETIC[type(node)]
+        left, right = _compile(node.left, facts), _compile(node.right, facts)
+        return lambda f: fn(left(f), right(f))
+    if isinstance(node, nodes.Compare):
+        return _compare(node, facts)
+    if isinstance(node, nodes.CondExpr) and node.expr2 is not None:
+        test, yes, no = _compile(node.test, facts), _compile(node.expr1, facts), _compile(node.expr2, facts)
+        return lambda f: yes(f) if test(f) else no(f)
+    if isinstance(node, nodes.Filter) and node.name == "length" and node.node is not None and not node.args:
+        inner = _compile(node.node, facts)
+        return lambda f: len(inner(f))
+    if isinstance(node, nodes.Test) and node.name == "none" and not node.args:
+        inner = _compile(node.node, facts)
+        return lambda f: inner(f) is None
+    raise ConditionError(f"not allowed in a condition: {type(node).__name__.lower()}")
+
+
+def _compare(node: nodes.Compare, facts: Mapping[str, str]) -> Node:
+    first = _compile(node.expr, facts)
+    steps = []
+    for operand in node.ops:
+        if operand.op not in _COMPARE:
+            raise ConditionError(f"not allowed in a condition: operator {operand.op}")
+        steps.append((operand.op, _COMPARE[operand.op], _compile(operand.expr, facts)))
+
+    def compare(f: Facts) -> bool:
+        left = first(f)
+        for op, fn, right_of in steps:
+            right = right_of(f)
+            # An unknown value (no earlier debt, say) satisfies no ordering or membership.
+            if (left is None or right is None) and op not in ("eq", "ne"):
+                return False
+            if not fn(left, right):
+                return False
+            left = right
+        return True
+
+    return compare

@@ -12,7 +12,7 @@ question again at send time against the freshest history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -151,12 +151,18 @@ class Guardrails:
     cooldowns: tuple[Cooldown, ...] = ()
     holidays: HolidayBlackout | None = None
 
-    def quiet_minutes(self, channel: str) -> set[int]:
-        covered: set[int] = set()
-        for window in self.quiet:
-            if window.applies(channel):
-                covered |= window.minutes()
-        return covered
+    def quiet_minutes(self, channel: str) -> frozenset[int]:
+        """The minutes of the day that are quiet for ``channel`` (computed once per channel)."""
+        return _quiet_minutes(self.quiet, channel)
+
+
+@lru_cache(maxsize=1024)
+def _quiet_minutes(quiet: tuple[QuietWindow, ...], channel: str) -> frozenset[int]:
+    covered: set[int] = set()
+    for window in quiet:
+        if window.applies(channel):
+            covered |= window.minutes()
+    return frozenset(covered)
 
 
 @dataclass(frozen=True)
@@ -299,7 +305,7 @@ def earliest_lawful(
     case_id: str,
     contacts: Sequence[Contact] = (),
     events: Sequence[Event] = (),
-    phone_country: str | None = None,
+    phone_country: str | Callable[[], str | None] | None = None,
     exclude_intent: str | None = None,
     horizon: timedelta = HORIZON,
 ) -> Lawful:
@@ -312,6 +318,10 @@ def earliest_lawful(
     for cap in rails.caps:
         if cap.applies(channel) and cap.max == 0:
             return Lawful(None, cap.rule, (cap.rule,))
+    if callable(phone_country):
+        # Parsing the number costs; only a "phone" holiday calendar needs its country.
+        needs = rails.holidays is not None and "phone" in rails.holidays.countries
+        phone_country = phone_country() if needs else None
     if len(rails.quiet_minutes(channel)) >= 1440:
         rule = next(w.rule for w in rails.quiet if w.applies(channel))
         return Lawful(None, rule, (rule,))
