@@ -154,6 +154,10 @@ class PushChannel(Channel):
                 results[index] = result
         return [r for r in results if r is not None]
 
+    def rate_key(self) -> str:
+        """FCM's send quota is per Firebase project."""
+        return f"fcm:{self.app.project_id}"
+
     def _send_chunk(self, chunk: list[messaging.Message]) -> list[Receipt | DeliveryError]:
         try:
             self._ensure_token()

@@ -1,14 +1,27 @@
-"""SMS through Twilio's Messages API, with delivery statuses reported to our webhook."""
+"""SMS through Twilio's Messages API, with delivery statuses reported to our webhook.
+
+An ambiguous send is reconciled by listing the texts Twilio holds for the
+number (see :meth:`SmsChannel.reconcile`).
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from dunning.channels.twilio_common import TwilioAccount, callback_url, code_error
+from dunning.channels.twilio_common import (
+    CLOCK_SKEW,
+    LIST_PAGE,
+    TwilioAccount,
+    callback_url,
+    code_error,
+    day_of,
+    sent_since,
+)
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.errors import DeliveryError, PermanentDeliveryError
+from dunning.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from dunning.core.hookspecs import hookimpl
 from dunning.core.masking import mask_address
 
@@ -89,6 +102,43 @@ class SmsChannel(Channel):
             )
             raise
         return Receipt(provider_id=created.sid, status=str(created.status or "queued"))
+
+    can_reconcile = True
+
+    def reconcile(self, intent_id: str, to: str, since: datetime) -> Receipt | None:
+        """Did Twilio take a text for ``to`` since ``since``? Its receipt if so, None if surely not.
+
+        Two reads of the Messages list, by recipient: the texts sent on or
+        after the day of ``since`` (Twilio filters ``DateSent`` by the day),
+        and the newest page whatever their date, for a text still queued
+        (it has no ``date_sent`` yet). Either read failing raises
+        ``TransientDeliveryError``: the runtime asks again later.
+        """
+        if not to:
+            raise TransientDeliveryError(f"intent {intent_id}: no number to look up", code="no_address")
+        day = day_of(since - CLOCK_SKEW)
+        messages = self.twilio.client.messages
+        found = self.twilio.lookup(
+            "messages.list",
+            lambda: [
+                *messages.list(to=to, date_sent_after=day, page_size=LIST_PAGE),
+                *messages.list(to=to, limit=LIST_PAGE),
+            ],
+        )
+        match = sent_since(found, since)
+        log.info(
+            "sms for intent %s to %s reconciled: %s",
+            intent_id,
+            mask_address(to),
+            "sent" if match is not None else "not sent",
+        )
+        if match is None:
+            return None
+        return Receipt(provider_id=match.sid, status=str(match.status or "sent"))
+
+    def rate_key(self) -> str:
+        """Twilio queues texts per sender: a number, or a messaging service's pool."""
+        return f"twilio:{self.twilio.account_sid}:sms:{self.messaging_service_sid or self.from_}"
 
     def status_error(self, code: str | None, status: str) -> DeliveryError | None:
         """Type a failed or undelivered status callback by its ``ErrorCode``."""

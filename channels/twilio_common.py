@@ -3,13 +3,19 @@
 Twilio's exceptions drop the response headers, so the client records them per
 thread to read ``Retry-After``. Error codes are mapped once, here, for both the
 API's refusals and the codes of delivery-status callbacks.
+
+Twilio has no idempotency key, so an ambiguous send (a read timeout, a reset
+connection) is settled by reading back what Twilio holds for the number
+(:func:`sent_since`): a message or call created since the send began means it
+left; none means it did not, and the runtime sends it again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
@@ -28,7 +34,15 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 
-__all__ = ["TwilioAccount", "callback_url", "code_error", "twilio_error"]
+__all__ = [
+    "CLOCK_SKEW",
+    "TwilioAccount",
+    "callback_url",
+    "code_error",
+    "day_of",
+    "sent_since",
+    "twilio_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +58,10 @@ OPT_OUT_CODES = frozenset({"21610"})
 TRANSIENT_CODES = frozenset({"20429", "30003", "30008"})
 #: Carrier filtering: this content is blocked, and someone should look at it.
 ALERT_CODES = frozenset({"30007"})
+#: How far Twilio's clock may lag ours (and its dates are to the second) when reading back a send.
+CLOCK_SKEW = timedelta(minutes=5)
+#: Records per page when reading back what was sent to a number.
+LIST_PAGE = 50
 #: Twilio refused our credentials or our account: every send fails until an operator acts.
 ACCOUNT_CODES = frozenset({"20003", "20005", "20006"})
 
@@ -124,6 +142,13 @@ class TwilioAccount:
             log.error("unexpected %s from Twilio %s", type(exc).__name__, what)
             raise AmbiguousDeliveryError(f"unexpected {type(exc).__name__} from Twilio {what}") from exc
 
+    def lookup(self, what: str, read: Callable[[], T]) -> T:
+        """Run a read-only SDK call: any failure is transient (nothing was sent; ask again later)."""
+        try:
+            return self.call(what, read)
+        except DeliveryError as exc:
+            raise TransientDeliveryError(f"cannot read back from Twilio yet: {exc}", code=exc.code) from exc
+
     def close(self) -> None:
         self.http.close()
 
@@ -131,6 +156,31 @@ class TwilioAccount:
 def callback_url(public_url: str, path: str, intent_id: str) -> str:
     """``{public_url}{path}?intent_id=...``: webhooks find their intent even before the SID is known."""
     return f"{public_url.rstrip('/')}{path}?intent_id={quote(intent_id, safe='')}"
+
+
+def day_of(moment: datetime) -> datetime:
+    """Midnight UTC of ``moment``'s day: Twilio documents its date filters by the day."""
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return datetime.combine(moment.astimezone(UTC).date(), datetime.min.time(), UTC)
+
+
+def sent_since(resources: Iterable[Any], since: datetime) -> Any | None:
+    """The earliest outbound message or call created at or after ``since`` (less ``CLOCK_SKEW``).
+
+    Anything we sent to the number since the ambiguous attempt began counts:
+    mistaking another reminder for this one costs one reminder, while the
+    opposite mistake would send the debtor the same reminder twice.
+    """
+    since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    cutoff = since - CLOCK_SKEW
+    found = [
+        r
+        for r in resources
+        if r.date_created is not None
+        and r.date_created >= cutoff
+        and str(r.direction or "outbound").startswith("outbound")
+    ]
+    return min(found, key=lambda r: r.date_created) if found else None
 
 
 def code_error(code: str | None, message: str) -> DeliveryError | None:

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from twilio.twiml.voice_response import VoiceResponse
 
-from dunning.channels.twilio_common import TwilioAccount, callback_url, code_error
+from dunning.channels.twilio_common import (
+    CLOCK_SKEW,
+    LIST_PAGE,
+    TwilioAccount,
+    callback_url,
+    code_error,
+    day_of,
+    sent_since,
+)
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.errors import DeliveryError, PermanentDeliveryError
+from dunning.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from dunning.core.hookspecs import hookimpl
 from dunning.core.masking import mask_address
 
@@ -129,6 +138,42 @@ class VoiceChannel(Channel):
             )
             raise
         return Receipt(provider_id=created.sid, status=str(created.status or "queued"))
+
+    can_reconcile = True
+
+    def reconcile(self, intent_id: str, to: str, since: datetime) -> Receipt | None:
+        """Did Twilio place a call to ``to`` since ``since``? Its receipt if so, None if surely not.
+
+        Two reads of the Calls list, by recipient: calls started on or after
+        the day of ``since`` (Twilio filters ``StartTime`` by the day), and
+        calls still ``queued`` (no start time yet). Either read failing raises
+        ``TransientDeliveryError``: the runtime asks again later.
+        """
+        if not to:
+            raise TransientDeliveryError(f"intent {intent_id}: no number to look up", code="no_address")
+        day = day_of(since - CLOCK_SKEW)
+        calls = self.twilio.client.calls
+        found = self.twilio.lookup(
+            "calls.list",
+            lambda: [
+                *calls.list(to=to, start_time_after=day, page_size=LIST_PAGE),
+                *calls.list(to=to, status="queued", page_size=LIST_PAGE),
+            ],
+        )
+        match = sent_since(found, since)
+        log.info(
+            "call for intent %s to %s reconciled: %s",
+            intent_id,
+            mask_address(to),
+            "placed" if match is not None else "not placed",
+        )
+        if match is None:
+            return None
+        return Receipt(provider_id=match.sid, status=str(match.status or "queued"))
+
+    def rate_key(self) -> str:
+        """Twilio limits calls per second per account, whatever the caller ID."""
+        return f"twilio:{self.twilio.account_sid}:voice"
 
     def status_error(self, code: str | None, status: str) -> DeliveryError | None:
         """Only ``failed`` is a failure: busy or no-answer is an attempt that rang, not an error."""

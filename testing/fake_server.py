@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -120,6 +121,7 @@ class FakeServer:
         self._stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
+        self._unread: list[Countdown] = []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -174,6 +176,22 @@ class FakeServer:
     def handle(self, request: FakeRequest) -> FakeResponse:
         """Answer one request; subclasses speak their provider's protocol here."""
         return FakeResponse(404, {"error": "not found"})
+
+    # ------------------------------------------------------------ scripting
+
+    def hang_up_unread(self, *, requests: int = 1) -> None:
+        """Reset the next ``requests`` connections after the request line, before reading the body.
+
+        :meth:`handle` never sees them: nothing was accepted. The client only
+        learns that the connection was reset, so it cannot tell whether the
+        request got through (a provider's load balancer failing mid-request).
+        """
+        with self._conn_lock:
+            self._unread.append(Countdown(left=requests))
+
+    def _take_unread(self) -> bool:
+        with self._conn_lock:
+            return take_first(self._unread) is not None
 
     # ------------------------------------------------------------ helpers
 
@@ -245,6 +263,9 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
             """Silent: requests carry phone numbers and tokens."""
 
         def _serve(self) -> None:
+            if fake._take_unread():
+                self._reset()
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             parts = urlsplit(self.path)
@@ -269,6 +290,12 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self._write(response)
             if response.after is not None:
                 threading.Thread(target=response.after, daemon=True).start()
+
+        def _reset(self) -> None:
+            """Close with an RST (linger 0), leaving the request body unread."""
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
         def _write(self, response: FakeResponse) -> None:
             payload = response.payload()

@@ -1,9 +1,12 @@
 """A fake Twilio REST API on 127.0.0.1 that the real ``twilio`` SDK can talk to.
 
 It speaks the 2010-04-01 Messages and Calls resources (form bodies, HTTP
-Basic auth, Twilio's JSON errors), can be scripted to refuse numbers, rate
-limit, fail, answer slowly or hang up, and plays provider callbacks (status,
-keypress, inbound SMS) as signed form POSTs to loopback webhooks only.
+Basic auth, Twilio's JSON errors; create, fetch, and list with Twilio's filters
+and pages), can be scripted to refuse numbers, rate limit, fail, answer slowly
+or hang up, and plays provider callbacks (status, keypress, inbound SMS) as
+signed form POSTs to loopback webhooks only. Its clock (``clock``, seconds
+since the epoch) dates what it accepts, so tests with a simulated clock can
+give the provider the same time.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from dunning.core.sms import sms_shape
 from dunning.testing.fake_server import Countdown, FakeRequest, FakeResponse, FakeServer, take_first
+from dunning.testing.twilio_resources import ListQueryError, list_page, resource_json
 from dunning.testing.twilio_webhooks import CallScript, TwilioWebhooks, Webhook, first_status
 
 __all__ = ["CallScript", "FakeTwilio", "TwilioRecord", "Webhook"]
@@ -72,6 +75,8 @@ class TwilioRecord:
     status_events: tuple[str, ...]
     params: Mapping[str, str]
     at: float
+    #: ``time.monotonic()`` when the fake took the request in, for ordering against a test's own readings.
+    received: float = 0.0
 
 
 @dataclass
@@ -80,6 +85,7 @@ class _Script:
     outages: list[Countdown] = field(default_factory=list)
     slow: list[Countdown] = field(default_factory=list)
     drops: list[Countdown] = field(default_factory=list)
+    lists: list[Countdown] = field(default_factory=list)
     sms: dict[str, tuple[str | tuple[str, int | str], ...]] = field(default_factory=dict)
     calls: dict[str, CallScript] = field(default_factory=dict)
 
@@ -94,10 +100,13 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
         *,
         from_: str = DEFAULT_FROM,
         callback_delay: float = 0.0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         FakeServer.__init__(self)
         TwilioWebhooks.__init__(self, account_sid, auth_token, callback_delay=callback_delay)
         self.from_ = from_
+        #: Twilio's clock: what it stamps on messages and calls it accepts (``time.time`` by default).
+        self.clock: Callable[[], float] = clock or time.time
         self._lock = threading.Lock()
         self._script = _Script()
         self._records: list[TwilioRecord] = []
@@ -132,6 +141,10 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
         until = time.monotonic() + seconds if seconds is not None else None
         left = requests if requests is not None or until is not None else 1
         self._add("outages", Countdown(left=left, until=until, value=(status, None)))
+
+    def fail_lists(self, status: int = 503, *, requests: int = 1) -> None:
+        """Answer the next ``requests`` list reads (``GET Messages.json``/``Calls.json``) with ``status``."""
+        self._add("lists", Countdown(left=requests, value=(status, None)))
 
     def slow(self, seconds: float, *, requests: int = 1) -> None:
         """Record the next ``requests`` as received, then answer only after ``seconds``."""
@@ -228,6 +241,8 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
         kind = "message" if match["kind"] == "Messages" else "call"
         if request.method == "GET" and match["id"]:
             return self._fetch(match["id"])
+        if request.method == "GET":
+            return self._list(kind, request)
         if request.method != "POST" or match["id"]:
             return _error(20404)
         outage = self._take("outages")
@@ -299,7 +314,8 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
             intent_id=_intent_of(callback),
             status_events=tuple(request.form().get("StatusCallbackEvent", [])),
             params=dict(params),
-            at=request.at,
+            at=self.clock(),
+            received=time.monotonic(),
         )
         with self._lock:
             self._records.append(record)
@@ -312,6 +328,17 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
             return _error(20404)
         return FakeResponse(200, self.resource_json(record, self.last_status(record)))
 
+    def _list(self, kind: str, request: FakeRequest) -> FakeResponse:
+        failure = self._take("lists")
+        if failure is not None:
+            status, _ = failure
+            return _error(20503 if status == 503 else 20500, status=status)
+        resources = [self.resource_json(r, self.last_status(r)) for r in self.records if r.kind == kind]
+        try:
+            return FakeResponse(200, list_page(kind, resources, request.query, request.path))
+        except ListQueryError as exc:
+            return _error(20001, status=400, text=str(exc))
+
     def _after(self, record: TwilioRecord) -> Any:
         with self._lock:
             if record.kind == "message":
@@ -321,36 +348,8 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
             return (lambda: self.play_call(record, script)) if script else None
 
     def resource_json(self, record: TwilioRecord, status: str) -> dict[str, Any]:
-        """The Message or Call resource as Twilio's API returns it."""
-        now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(record.at))
-        plural = "Messages" if record.kind == "message" else "Calls"
-        common = {
-            "sid": record.sid,
-            "account_sid": self.account_sid,
-            "api_version": "2010-04-01",
-            "to": record.to,
-            "from": record.from_,
-            "status": status,
-            "direction": "outbound-api",
-            "date_created": now,
-            "date_updated": now,
-            "uri": f"/2010-04-01/Accounts/{self.account_sid}/{plural}/{record.sid}.json",
-        }
-        if record.kind == "call":
-            return {**common, "start_time": None, "end_time": None, "duration": None, "price": None}
-        shape = sms_shape(record.body or "")
-        return {
-            **common,
-            "body": record.body,
-            "messaging_service_sid": record.params.get("MessagingServiceSid"),
-            "num_segments": str(shape.segments),
-            "num_media": "0",
-            "error_code": None,
-            "error_message": None,
-            "price": None,
-            "price_unit": "USD",
-            "date_sent": None,
-        }
+        """The Message or Call resource as Twilio's API returns it (see :func:`resource_json`)."""
+        return resource_json(record, status, self.account_sid)
 
 
 def _intent_of(url: str | None) -> str | None:
