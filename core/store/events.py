@@ -163,7 +163,9 @@ class EventsMixin(OutboxMixin):
 
     def _count_cure(self, conn: Connection, case_id: str, debtor_id: str, event: Event) -> None:
         """Keep the debtor's repayment history for segment conditions."""
-        due = conn.scalar(select(cases.c.due_date).where(cases.c.case_id == case_id))
+        due, until = conn.execute(
+            select(cases.c.due_date, cases.c.promise_until).where(cases.c.case_id == case_id)
+        ).one()
         promised = conn.scalar(
             select(func.max(events.c.date)).where(
                 events.c.case_id == case_id, events.c.kind == EventKind.PROMISE
@@ -176,7 +178,49 @@ class EventsMixin(OutboxMixin):
         }
         if promised is not None and event.at.date() <= promised:
             values["kept_promises"] = debtors.c.kept_promises + 1
+        if until is not None and event.at > until:
+            values["broken_promises"] = debtors.c.broken_promises + 1  # paid after the promise ran out
         conn.execute(update(debtors).where(debtors.c.debtor_id == debtor_id).values(**values))
+        if until is not None:
+            conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=None))
+
+    def track_promises(
+        self, conn: Connection, decided: Sequence[tuple[str, str, datetime | None]], now: datetime
+    ) -> list[str]:
+        """Count each promise that ran out unpaid as broken, once; remember the running ones.
+
+        ``decided`` is (case_id, debtor_id, until) per case the tick just decided, ``until``
+        being the end of the promise hold the engine decided (None when it holds for none).
+        Returns the cases whose promise was counted as broken now.
+        """
+        ids = [case_id for case_id, _, _ in decided]
+        stored: dict[str, datetime] = {}
+        for start in range(0, len(ids), 500):
+            query = select(cases.c.case_id, cases.c.promise_until).where(
+                cases.c.case_id.in_(ids[start : start + 500]), cases.c.promise_until.is_not(None)
+            )
+            stored.update((row.case_id, row.promise_until) for row in conn.execute(query))
+        broken = []
+        for case_id, debtor_id, until in decided:
+            old = stored.get(case_id)
+            if old is not None and old <= now:
+                # A conditional update, so that two schedulers cannot count it twice.
+                done = conn.execute(
+                    update(cases)
+                    .where(cases.c.case_id == case_id, cases.c.promise_until == old)
+                    .values(promise_until=until)
+                )
+                if done.rowcount == 1:
+                    conn.execute(
+                        update(debtors)
+                        .where(debtors.c.debtor_id == debtor_id)
+                        .values(broken_promises=debtors.c.broken_promises + 1, updated_at=now)
+                    )
+                    self.add_audit(conn, [_broken_audit(case_id, old, now)])
+                    broken.append(case_id)
+            elif until is not None and until != old:
+                conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=until))
+        return broken
 
     def events_for(self, conn: Connection, case_id: str) -> list[Any]:
         return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
@@ -198,6 +242,17 @@ def _event_values(event: Event, debtor_id: str, source: str, now: datetime) -> d
         "intent_id": event.intent_id,
         "source": source,
         "recorded_at": now,
+    }
+
+
+def _broken_audit(case_id: str, until: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "at": now,
+        "case_id": case_id,
+        "kind": "case",
+        "action": "broken_promise",
+        "rule": "promise",
+        "detail": {"until": until.isoformat()},
     }
 
 

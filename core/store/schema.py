@@ -135,6 +135,9 @@ cases = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("closed_at", UTCDateTime),
+    #: when the debtor's running promise (its date plus grace) ends, as the engine's hold said;
+    #: cleared when the case is paid or the promise is counted as broken (once)
+    Column("promise_until", UTCDateTime),
     Index("ix_cases_due", "status", "next_check_at"),
 )
 
