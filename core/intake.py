@@ -110,8 +110,9 @@ class Intake:
             event_id=event_id,
         ):
             result.recorded.append(self.record(event, source="reply"))
-        if result.recorded and result.recorded[0].duplicate:
-            return result
+            if result.recorded[0].duplicate:
+                # A retried webhook: what the reply stands for was recorded the first time.
+                return result
         if found is not None and found.kind == "opt_out" and channel == "sms":
             result.confirmation_sent = self._confirm_opt_out(case, at, event_id or "")
         return result
@@ -174,7 +175,9 @@ class Intake:
         status = status.lower()
         if status in FAILED:
             return self._failed(row, status, code, now)
-        with store.write() as conn:
+        # The case gate, exclusively: a callback that overtakes the provider's answer to the
+        # send waits for the delivery to record that answer, instead of being overwritten by it.
+        with store.stop_transaction([row.case_id]) as conn:
             current = store.intent(conn, row.intent_id, lock=True)
             if current is None:
                 return "unknown_intent"
@@ -222,7 +225,7 @@ class Intake:
         if error is None:
             error = PermanentDeliveryError(f"provider status {status}", code=code)
         store = self.rt.store
-        with store.connection() as conn, store.gate.shared(conn, row.case_id), conn.begin():
+        with store.stop_transaction([row.case_id]) as conn:  # see delivery_status
             current = store.intent(conn, row.intent_id, lock=True)
             if current is None or current.state not in (
                 IntentState.SENT,
@@ -240,8 +243,9 @@ class Intake:
                 error_code=code,
                 detail=str(error)[:500],
             )
-            if isinstance(error, TransientDeliveryError):
-                # Not delivered, and surely not twice: it may go again later.
+            transient = isinstance(error, TransientDeliveryError)
+            if transient and current.attempts < self.rt.settings.max_retries:
+                # Not delivered, and surely not twice: it may go again later (a limited number of times).
                 store.update_intent(
                     conn,
                     current.intent_id,
@@ -259,7 +263,7 @@ class Intake:
                 now,
                 state=IntentState.FAILED,
                 error_code=code,
-                reason="undelivered",
+                reason="retries_exhausted" if transient else "undelivered",
                 completed_at=now,
             )
             self._provider_event(conn, current, error, now)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,6 +17,19 @@ from dunning.core.intake import Intake
 from dunning.core.runtime.runtime import Runtime
 
 __all__ = ["create_app"]
+
+
+class _EscapedJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: a 422 echoes what was sent, which may be an unpaired surrogate."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, rendered so that any input it echoes can be encoded (its own handler fails with a 500)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return _EscapedJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
@@ -29,12 +45,17 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
     app.state.public_url = settings.public_url.rstrip("/")
     app.state.settings = settings
     app.state.metrics = Metrics(rt.store)
+    app.add_exception_handler(RequestValidationError, _unprocessable)
     app.include_router(routes.router)
     # Channel plugins bring their providers' webhooks (Twilio's among them).
     for impl in rt.registry.pm.hook.dunning_register_routes.get_hookimpls():
         impl.function(register=app.include_router)
 
-    @app.get("/healthz", summary="Store and broker reachable")
+    @app.get(
+        "/healthz",
+        summary="Store and broker reachable",
+        responses={503: {"description": "The store or the broker is down"}},
+    )
     def healthz() -> JSONResponse:
         store_ok = rt.store.ping()
         broker_ok = True if broker_ping is None else bool(broker_ping())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 __all__ = ["require_token"]
@@ -12,9 +13,14 @@ __all__ = ["require_token"]
 _bearer = HTTPBearer(auto_error=False, description="One of DUNNING_API_TOKENS")
 
 
-async def require_token(request: Request) -> None:
-    """Reject a request without a configured bearer token (401), before anything is read."""
-    credentials: HTTPAuthorizationCredentials | None = await _bearer(request)
+async def require_token(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """Reject a request without a configured bearer token (401), before anything is read.
+
+    ``_bearer`` is a dependency (not called by hand) so that the OpenAPI description
+    declares the scheme: clients and fuzzers then know that ``/v1`` needs a token.
+    """
     tokens = request.app.state.api_tokens
     offered = credentials.credentials.encode() if credentials else b""
     # Compare against every token so the time taken says nothing about which one matched.

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from sqlalchemy import select
 
 from dunning.core.api.auth import require_token
-from dunning.core.api.schemas import CaseIn, CaseOut, CasesIn, EventIn, EventResult, EventsIn, PushAckIn
+from dunning.core.api.schemas import (
+    CaseIn,
+    CaseOut,
+    CasesIn,
+    EventIn,
+    EventResult,
+    EventsIn,
+    Problem,
+    PushAckIn,
+)
 from dunning.core.engine import outstanding
 from dunning.core.errors import InputError
 from dunning.core.intake import Intake
@@ -20,7 +29,19 @@ from dunning.core.timeline import timeline
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)])
+#: Statuses the OpenAPI description documents besides 200 and 422 (clients and fuzzers rely on it).
+_UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "Missing or unknown bearer token"}
+}
+_NOT_JSON: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The body is not UTF-8 text, so not JSON"}
+}
+_NO_CASE: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such case"}}
+
+#: A case id in a path: any text a store can hold (PostgreSQL refuses NUL).
+CaseId = Annotated[str, Path(pattern=r"^[^\x00]+$")]
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], responses=_UNAUTHORIZED)
 
 
 def _intake(request: Request) -> Intake:
@@ -43,7 +64,12 @@ def _event(item: EventIn, now: datetime, loc: tuple[Any, ...]) -> Event:
         raise unprocessable([((*loc, exc.field or "event"), str(exc))]) from exc
 
 
-@router.post("/events", response_model=list[EventResult], summary="Record events (one, or a batch)")
+@router.post(
+    "/events",
+    response_model=list[EventResult],
+    responses=_NOT_JSON,
+    summary="Record events (one, or a batch)",
+)
 def post_events(body: EventIn | EventsIn, request: Request) -> list[EventResult]:
     """Payments, promises, disputes, opt-outs, acknowledgements. Idempotent by ``event_id``.
 
@@ -100,7 +126,7 @@ def _result(event: Event, duplicate: bool, cancelled: int, status: str | None) -
     )
 
 
-@router.post("/cases", summary="Create or update cases (one, or a batch)")
+@router.post("/cases", responses=_NOT_JSON, summary="Create or update cases (one, or a batch)")
 def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
     """Upsert by ``case_id`` with the import's validation; a batch is all-or-nothing."""
     intake = _intake(request)
@@ -119,8 +145,13 @@ def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
     return {"inserted": result.inserted, "updated": result.updated}
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut, summary="A case, its status and what it still owes")
-def get_case(case_id: str, request: Request) -> CaseOut:
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseOut,
+    responses=_NO_CASE,
+    summary="A case, its status and what it still owes",
+)
+def get_case(case_id: CaseId, request: Request) -> CaseOut:
     intake = _intake(request)
     store = intake.rt.store
     with store.read() as conn:
@@ -146,15 +177,22 @@ def get_case(case_id: str, request: Request) -> CaseOut:
     )
 
 
-@router.get("/cases/{case_id}/timeline", summary="Every decision, reminder and event of a case")
-def get_timeline(case_id: str, request: Request) -> list[dict[str, Any]]:
+@router.get(
+    "/cases/{case_id}/timeline", responses=_NO_CASE, summary="Every decision, reminder and event of a case"
+)
+def get_timeline(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
     entries = timeline(_intake(request).rt.store, case_id)
     if entries is None:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     return [entry.to_json() for entry in entries]
 
 
-@router.post("/push/ack", response_model=EventResult, summary="The debtor opened a reminder push")
+@router.post(
+    "/push/ack",
+    response_model=EventResult,
+    responses=_NOT_JSON,
+    summary="The debtor opened a reminder push",
+)
 def push_ack(body: PushAckIn, request: Request) -> EventResult:
     intake = _intake(request)
     try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 __all__ = [
     "CaseIn",
@@ -15,10 +16,72 @@ __all__ = [
     "EventIn",
     "EventResult",
     "EventsIn",
+    "Problem",
     "PushAckIn",
 ]
 
 EventKindIn = Literal["payment", "promise", "dispute", "opt_out", "ack", "reply", "resume", "wrong_number"]
+
+
+#: Times and dates the API takes: far enough from ``datetime``'s limits that the date arithmetic
+#: done with them (time zones, promised date plus grace) cannot overflow.
+EARLIEST = dt.date(1900, 1, 1)
+LATEST = dt.date(2999, 12, 31)
+_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
+)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _storable(text: str) -> str:
+    """Text every store keeps as sent: PostgreSQL refuses NUL, UTF-8 refuses unpaired surrogates."""
+    if "\x00" in text:
+        raise ValueError("cannot contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text") from None
+    return text
+
+
+def _iso_moment(value: Any) -> Any:
+    """Only ISO 8601 text (pydantic would also take a number as a Unix time, silently)."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and _MOMENT.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("must be an ISO 8601 time with a UTC offset, e.g. 2026-12-03T10:00:00+08:00")
+
+
+def _iso_day(value: Any) -> Any:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+        return value.strip()
+    raise ValueError("must be a date, YYYY-MM-DD")
+
+
+def _in_range(value: Any) -> Any:
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise ValueError(f"must be between {EARLIEST} and {LATEST}")
+    return value
+
+
+def _with_offset(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-12-03T10:00:00+08:00")
+    return value
+
+
+#: Text that can be stored (the string fields of every request body).
+Text = Annotated[str, AfterValidator(_storable)]
+#: A time as ISO 8601 text; the offset is checked where the event is parsed (its message names the field).
+Moment = Annotated[dt.datetime, BeforeValidator(_iso_moment), AfterValidator(_in_range)]
+#: A time as ISO 8601 text with its UTC offset.
+AwareMoment = Annotated[Moment, AfterValidator(_with_offset)]
+#: A date as ISO 8601 text, YYYY-MM-DD.
+Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_in_range)]
 
 
 class _Strict(BaseModel):
@@ -28,21 +91,21 @@ class _Strict(BaseModel):
 class EventIn(_Strict):
     """One event from the lender's systems. ``event_id`` makes a retry harmless."""
 
-    event_id: str = Field(min_length=1, max_length=128, description="Client-chosen idempotency key")
-    case_id: str = Field(min_length=1, max_length=128)
+    event_id: Text = Field(min_length=1, max_length=128, description="Client-chosen idempotency key")
+    case_id: Text = Field(min_length=1, max_length=128)
     kind: EventKindIn
-    at: dt.datetime | None = Field(
-        default=None, description="When it happened (default: now); with a UTC offset"
-    )
+    at: Moment | None = Field(default=None, description="When it happened (default: now); with a UTC offset")
     amount: Decimal | None = Field(
         default=None, gt=0, max_digits=20, decimal_places=4, description="Payment amount"
     )
-    full: bool | None = Field(default=None, description="The payment settles the case whatever its amount")
-    date: dt.date | None = Field(default=None, description="Promised date of a promise")
-    channel: str | None = Field(
+    full: StrictBool | None = Field(
+        default=None, description="The payment settles the case whatever its amount"
+    )
+    date: Day | None = Field(default=None, description="Promised date of a promise")
+    channel: Text | None = Field(
         default=None, max_length=64, description="Channel of an opt-out (default all)"
     )
-    text: str | None = Field(default=None, max_length=2000, description="Text of a reply")
+    text: Text | None = Field(default=None, max_length=2000, description="Text of a reply")
 
 
 class EventsIn(_Strict):
@@ -63,25 +126,31 @@ class EventResult(BaseModel):
 class CaseIn(_Strict):
     """A case as the import file has it."""
 
-    case_id: str = Field(min_length=1, max_length=128)
-    debtor_id: str = Field(min_length=1, max_length=128)
-    name: str = Field(min_length=1, max_length=256)
-    account: str = Field(min_length=1, max_length=64)
+    case_id: Text = Field(min_length=1, max_length=128)
+    debtor_id: Text = Field(min_length=1, max_length=128)
+    name: Text = Field(min_length=1, max_length=256)
+    account: Text = Field(min_length=1, max_length=64)
     amount_due: Decimal = Field(ge=0, max_digits=20, decimal_places=4)
-    currency: str = Field(min_length=3, max_length=3)
-    due_date: dt.date
-    phone: str | None = Field(default=None, max_length=32)
-    push_token: str | None = Field(default=None, max_length=512)
-    email: str | None = Field(default=None, max_length=256)
-    locale: str = Field(default="en", max_length=16)
-    timezone: str | None = Field(default=None, max_length=64)
-    payment_url: str | None = Field(default=None, max_length=1024)
-    contact: str | None = Field(default=None, max_length=256)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    currency: Text = Field(min_length=3, max_length=3)
+    due_date: Day
+    phone: Text | None = Field(default=None, max_length=32)
+    push_token: Text | None = Field(default=None, max_length=512)
+    email: Text | None = Field(default=None, max_length=256)
+    locale: Text = Field(default="en", max_length=16)
+    timezone: Text | None = Field(default=None, max_length=64)
+    payment_url: Text | None = Field(default=None, max_length=1024)
+    contact: Text | None = Field(default=None, max_length=256)
+    tags: list[Text] = Field(default_factory=list, max_length=50)
 
 
 class CasesIn(_Strict):
     cases: list[CaseIn] = Field(min_length=1, max_length=1000)
+
+
+class Problem(BaseModel):
+    """An error that concerns the whole request (401, 404, 400); a 422 lists each field instead."""
+
+    detail: str
 
 
 class CaseOut(BaseModel):
@@ -101,6 +170,6 @@ class CaseOut(BaseModel):
 class PushAckIn(_Strict):
     """The lender's app backend reports that the debtor opened a reminder push."""
 
-    intent_id: str = Field(min_length=1, max_length=64)
-    event_id: str | None = Field(default=None, max_length=128)
-    at: dt.datetime | None = None
+    intent_id: Text = Field(min_length=1, max_length=64)
+    event_id: Text | None = Field(default=None, min_length=1, max_length=128)
+    at: AwareMoment | None = None
