@@ -62,3 +62,18 @@ def test_import_tick_deliver_pay_tick_sends_each_once_and_nothing_after_payment(
     finally:
         runner.stop()
         rt.close()
+
+
+def test_rate_limits_are_read_from_settings_and_bad_ones_are_named():
+    import pytest
+
+    from dunning.core.errors import ConfigError
+    from dunning.core.runtime.ratelimit import Limit, parse_limits
+
+    assert parse_limits(["sms=10/s", "voice=30/m", "push=2/5s"]) == {
+        "sms": Limit("sms", 10, 1),
+        "voice": Limit("voice", 30, 60),
+        "push": Limit("push", 2, 5),
+    }
+    with pytest.raises(ConfigError, match="'sms=fast' is not CHANNEL=COUNT/UNIT"):
+        parse_limits(["sms=fast"])

@@ -25,7 +25,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from dunning.core.cli import cases, channels, demo, policy, run, serve
+    from dunning.core.cli import cases, channels, demo, policy, report, run, serve, simulate, workers
 
     cli.add_command(policy.policy)
     cli.add_command(channels.channels)
@@ -37,6 +37,10 @@ def _register_commands() -> None:
     cli.add_command(run.db)
     cli.add_command(demo.demo)
     cli.add_command(serve.serve)
+    cli.add_command(workers.worker)
+    cli.add_command(workers.scheduler)
+    cli.add_command(report.report_cmd)
+    cli.add_command(simulate.simulate)
 
 
 _register_commands()

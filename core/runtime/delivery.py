@@ -80,12 +80,14 @@ def deliver(rt: Runtime, intent_id: str) -> Delivery:
         taken = _take(rt, conn, intent_id)
         if isinstance(taken, Delivery):
             return taken
-        intent, case, channel, history = taken
-        return _send(rt, conn, intent, case, channel, history)
+        intent, case, channel, message = taken
+        return _send(rt, conn, intent, case, channel, message)
 
 
-def _take(rt: Runtime, conn: Connection, intent_id: str) -> Delivery | tuple[Any, Case, Channel, History]:
-    """Lock the intent, re-check it against the freshest history, and lease it."""
+def _take(
+    rt: Runtime, conn: Connection, intent_id: str
+) -> Delivery | tuple[Any, Case, Channel, OutboundMessage]:
+    """Lock the intent, re-check it against the freshest history, render it, and lease it."""
     store = rt.store
     now = rt.now()
     with conn.begin():
@@ -103,16 +105,27 @@ def _take(rt: Runtime, conn: Connection, intent_id: str) -> Delivery | tuple[Any
         verdict = recheck(case, history, rt.policy, channel=intent.channel, intent_id=intent_id, now=now)
         if verdict is not None:
             return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)
-        store.update_intent(
-            conn,
-            intent_id,
-            now,
-            state=IntentState.SENDING,
-            lease_until=now + timedelta(seconds=rt.settings.lease_seconds),
-            lease_owner=rt.owner,
-            attempts=intent.attempts + 1,
-        )
-    return intent, case, channel, history
+        try:
+            message = _message(rt, intent, case, channel, history, now)
+        except TemplateError as exc:
+            log.error("intent %s: template %s did not render: %s", intent_id, intent.template, exc)
+            return _fail_in(rt, conn, intent, now, "template_error", None, str(exc))
+        wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
+        if wait is not None:
+            return _over_limit_in(rt, conn, intent, wait, now)
+        lease: dict[str, Any] = {
+            "state": IntentState.SENDING,
+            "lease_until": now + timedelta(seconds=rt.settings.lease_seconds),
+            "lease_owner": rt.owner,
+            "attempts": intent.attempts + 1,
+            "address": message.to,
+        }
+        if channel.can_reconcile:
+            # The provider can tell later whether it arrived, so the call may be marked as
+            # started in this same transaction (one commit fewer per reminder).
+            lease["call_started_at"] = now
+        store.update_intent(conn, intent_id, now, **lease)
+    return intent, case, channel, message
 
 
 def _not_now(
@@ -140,20 +153,14 @@ def _not_now(
 
 
 def _send(
-    rt: Runtime, conn: Connection, intent: Any, case: Case, channel: Channel, history: History
+    rt: Runtime, conn: Connection, intent: Any, case: Case, channel: Channel, message: OutboundMessage
 ) -> Delivery:
     store = rt.store
     now = rt.now()
-    try:
-        message = _message(rt, intent, case, channel, history, now)
-    except TemplateError as exc:
-        log.error("intent %s: template %s did not render: %s", intent.intent_id, intent.template, exc)
-        return _fail(rt, conn, intent, now, "template_error", None, str(exc))
-    wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
-    if wait is not None:
-        return _over_limit(rt, conn, intent, wait)
-    with conn.begin():
-        store.update_intent(conn, intent.intent_id, now, call_started_at=now, address=message.to)
+    if not channel.can_reconcile:
+        # Committed before the call: after this point a crash leaves the send ambiguous.
+        with conn.begin():
+            store.update_intent(conn, intent.intent_id, now, call_started_at=now)
     try:
         receipt = channel.send(message)
     except PermanentDeliveryError as exc:
@@ -232,23 +239,37 @@ def _fail(
     detail: str,
     also: Callable[[Connection], None] | None = None,
 ) -> Delivery:
-    store = rt.store
     with conn.begin():
-        if also is not None:
-            also(conn)
-        store.update_intent(
-            conn,
-            intent.intent_id,
-            now,
-            state=IntentState.FAILED,
-            reason=reason,
-            error_code=code,
-            completed_at=now,
-            lease_until=None,
-        )
-        store.add_attempt(conn, **_attempt(intent, now, "failed", error_code=code, detail=detail[:500]))
-        store.add_audit(conn, [_audit(intent, now, "failed", reason, {"code": code})])
-        store.wake_case(conn, intent.case_id, now)  # the engine falls back to the next step
+        return _fail_in(rt, conn, intent, now, reason, code, detail, also)
+
+
+def _fail_in(
+    rt: Runtime,
+    conn: Connection,
+    intent: Any,
+    now: datetime,
+    reason: str,
+    code: str | None,
+    detail: str,
+    also: Callable[[Connection], None] | None = None,
+) -> Delivery:
+    """Record a failure in the caller's transaction; the engine then falls back to the next step."""
+    store = rt.store
+    if also is not None:
+        also(conn)
+    store.update_intent(
+        conn,
+        intent.intent_id,
+        now,
+        state=IntentState.FAILED,
+        reason=reason,
+        error_code=code,
+        completed_at=now,
+        lease_until=None,
+    )
+    store.add_attempt(conn, **_attempt(intent, now, "failed", error_code=code, detail=detail[:500]))
+    store.add_audit(conn, [_audit(intent, now, "failed", reason, {"code": code})])
+    store.wake_case(conn, intent.case_id, now)
     return Delivery(Outcome.FAILED, reason)
 
 
@@ -317,19 +338,15 @@ def _transient(rt: Runtime, conn: Connection, intent: Any, exc: TransientDeliver
     return Delivery(Outcome.RETRY, exc.code, retry_after=delay)
 
 
-def _over_limit(rt: Runtime, conn: Connection, intent: Any, wait: float) -> Delivery:
-    """The provider account is at its rate limit: give the intent back, to go after ``wait``."""
-    now = rt.now()
-    with conn.begin():
-        rt.store.update_intent(
-            conn,
-            intent.intent_id,
-            now,
-            state=IntentState.ENQUEUED,
-            enqueued_at=now + timedelta(seconds=wait),
-            lease_until=None,
-            attempts=intent.attempts,  # a wait for the limiter is not a delivery attempt
-        )
+def _over_limit_in(rt: Runtime, conn: Connection, intent: Any, wait: float, now: datetime) -> Delivery:
+    """The provider account is at its rate limit: the intent goes back, to go after ``wait``."""
+    rt.store.update_intent(
+        conn,
+        intent.intent_id,
+        now,
+        state=IntentState.ENQUEUED,
+        enqueued_at=now + timedelta(seconds=wait),
+    )
     return Delivery(Outcome.RETRY, "rate_limited", retry_after=wait)
 
 

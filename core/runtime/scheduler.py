@@ -20,8 +20,9 @@ from sqlalchemy import select
 
 from dunning.core.engine import Decision, decide
 from dunning.core.errors import DeliveryError
-from dunning.core.model import Case, IntentState
+from dunning.core.model import Case, History, IntentState
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.cases import DueCase
 from dunning.core.store.schema import cases
 
 __all__ = ["SweepReport", "TickReport", "sweep", "tick"]
@@ -38,6 +39,7 @@ class TickReport:
     handed_over: int = 0
     actions: Counter[str] = field(default_factory=Counter)
     skipped_changed: int = 0
+    broken_promises: int = 0
 
     def __str__(self) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
@@ -62,25 +64,24 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
     after: tuple[datetime, str] | None = None
     while limit is None or report.cases < limit:
         with rt.store.read() as conn:
-            page = rt.store.due_case_ids(conn, now, batch, partitions, after)
+            page = rt.store.due_cases(conn, now, batch, partitions, after)
+            histories = rt.store.histories(conn, [due.case for due in page])
         if not page:
             break
-        after = page[-1]
-        _decide_batch(rt, [case_id for _, case_id in page], now, report)
+        after = (page[-1].next_check_at, page[-1].case.case_id)
+        _decide_batch(rt, page, histories, now, report)
         if len(page) < batch:
             break
     return report
 
 
-def _decide_batch(rt: Runtime, case_ids: Sequence[str], now: datetime, report: TickReport) -> None:
+def _decide_batch(
+    rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime, report: TickReport
+) -> None:
     store = rt.store
-    with store.read() as conn:
-        loaded = store.load_cases(conn, case_ids)
-        versions = _versions(conn, case_ids)
-        histories = store.histories(conn, [case for case, _ in loaded.values()])
-    decided: list[tuple[Case, Decision]] = []
-    for case, _status in loaded.values():
-        decided.append((case, decide(case, histories[case.case_id], rt.policy, now)))
+    case_ids = [due.case.case_id for due in page]
+    versions = {due.case.case_id: due.updated_at for due in page}
+    decided = [(due.case, decide(due.case, histories[due.case.case_id], rt.policy, now)) for due in page]
     with store.write() as conn:
         current = _versions(conn, case_ids, lock=store.dialect == "postgresql")
         # A case changed since it was read (a payment, a re-import) is decided next tick.
@@ -89,6 +90,8 @@ def _decide_batch(rt: Runtime, case_ids: Sequence[str], now: datetime, report: T
         store.set_case_state(conn, [_case_row(case, d, now) for case, d in fresh])
         planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
         store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
+        promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
+        report.broken_promises += len(store.track_promises(conn, promises, now))
     report.cases += len(fresh)
     report.planned += len(planned)
     for _case, decision in fresh:
@@ -103,6 +106,11 @@ def _versions(conn: Any, case_ids: Sequence[str], lock: bool = False) -> dict[st
     if lock:
         query = query.with_for_update()
     return {row.case_id: row.updated_at for row in conn.execute(query)}
+
+
+def _promise_until(decision: Decision) -> datetime | None:
+    """When the promise the engine holds the case for runs out (None: no promise hold)."""
+    return next((a.until for a in decision.actions if a.kind == "hold" and a.rule == "promise"), None)
 
 
 def _case_row(case: Case, decision: Decision, now: datetime) -> dict[str, Any]:
@@ -222,8 +230,9 @@ def _reconcile(rt: Runtime, now: datetime, report: SweepReport) -> None:
     """Settle ambiguous sends that no status callback settled: ask the provider.
 
     Sent → the intent is ``sent``. Surely not sent → it goes again if it is
-    still the case's latest reminder (else it is marked failed: the ladder has
-    moved on). The provider cannot tell yet → ask again next time.
+    still the case's latest reminder and has attempts left (else it is marked
+    failed: the ladder has moved on). The provider cannot tell yet → ask again
+    next time.
     """
     able = [name for name, channel in rt.channels.items() if channel.can_reconcile]
     before = now - timedelta(seconds=rt.settings.ambiguous_after_seconds)
@@ -251,7 +260,7 @@ def _reconcile(rt: Runtime, now: datetime, report: SweepReport) -> None:
                 )
                 outcome = "reconciled_sent"
                 report.reconciled_sent += 1
-            elif rt.store.is_latest_of_case(conn, row):
+            elif rt.store.is_latest_of_case(conn, row) and row.attempts < rt.settings.max_retries:
                 rt.store.update_intent(
                     conn,
                     row.intent_id,

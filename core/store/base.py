@@ -57,7 +57,15 @@ class StoreBase:
             event.listen(engine, "begin", _sqlite_on_begin)
             return engine
         if self.dialect == "postgresql":
-            return create_engine(self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # Plain executemany: psycopg pipelines one prepared statement, where one giant
+            # multi-row INSERT per page costs more to build and parse than it saves.
+            return create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                use_insertmanyvalues=False,
+            )
         raise ValueError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://")
 
     def _make_gate(self, database: str | None) -> CaseGate:

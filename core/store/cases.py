@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
 
 from dunning.core.model import Case
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import cases, debtors
 
-__all__ = ["CasesMixin", "UpsertResult", "case_from_row", "partition_of"]
+__all__ = ["CasesMixin", "DueCase", "UpsertResult", "case_from_row", "partition_of"]
 
 #: Scheduler partitions are taken modulo this many hash slots.
 SLOTS = 4096
@@ -80,6 +80,32 @@ def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) ->
         profile=profile or {},
         amount_as_of=m["amount_as_of"],
     )
+
+
+@dataclass(frozen=True)
+class DueCase:
+    """A case the scheduler is to decide, with the version it was read at."""
+
+    case: Case
+    status: str
+    updated_at: datetime
+    next_check_at: datetime
+
+
+def _due(query: Any, now: datetime, partitions: tuple[int, int], after: tuple[datetime, str] | None) -> Any:
+    """Restrict ``query`` to live cases due at ``now`` on this partition, after ``after``, in order."""
+    count, index = partitions
+    query = query.where(cases.c.status.in_(LIVE), cases.c.next_check_at <= now)
+    if count > 1:
+        query = query.where(cases.c.partition % count == index)
+    if after is not None:
+        query = query.where(
+            or_(
+                cases.c.next_check_at > after[0],
+                and_(cases.c.next_check_at == after[0], cases.c.case_id > after[1]),
+            )
+        )
+    return query.order_by(cases.c.next_check_at, cases.c.case_id)
 
 
 class CasesMixin(StoreBase):
@@ -172,6 +198,26 @@ class CasesMixin(StoreBase):
                 out[row.case_id] = (case_from_row(row, profile), row.status)
         return out
 
+    def due_cases(
+        self,
+        conn: Connection,
+        now: datetime,
+        limit: int,
+        partitions: tuple[int, int] = (1, 0),
+        after: tuple[datetime, str] | None = None,
+    ) -> list[DueCase]:
+        """The next page of due cases, loaded whole (one query), oldest check first."""
+        query = select(cases, *[debtors.c[k] for k in _PROFILE]).select_from(
+            cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id)
+        )
+        query = _due(query, now, partitions, after).limit(limit)
+        out = []
+        for row in conn.execute(query):
+            m = row._mapping
+            profile = {k: m[k] for k in _PROFILE if m[k] is not None}
+            out.append(DueCase(case_from_row(row, profile), m["status"], m["updated_at"], m["next_check_at"]))
+        return out
+
     def due_case_ids(
         self,
         conn: Connection,
@@ -185,29 +231,38 @@ class CasesMixin(StoreBase):
         ``partitions`` is (count, index): this scheduler takes the slots with
         ``slot % count == index``. ``after`` continues a previous page.
         """
-        count, index = partitions
-        query = select(cases.c.next_check_at, cases.c.case_id).where(
-            cases.c.status.in_(LIVE), cases.c.next_check_at <= now
-        )
-        if count > 1:
-            query = query.where(cases.c.partition % count == index)
-        if after is not None:
-            query = query.where(
-                or_(
-                    cases.c.next_check_at > after[0],
-                    and_(cases.c.next_check_at == after[0], cases.c.case_id > after[1]),
-                )
-            )
-        query = query.order_by(cases.c.next_check_at, cases.c.case_id).limit(limit)
+        query = _due(select(cases.c.next_check_at, cases.c.case_id), now, partitions, after).limit(limit)
         return [(row.next_check_at, row.case_id) for row in conn.execute(query)]
 
     def set_case_state(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Write back each decided case's status, segment, ladder and next check."""
-        for row in rows:
-            values = {k: row[k] for k in ("status", "segment", "ladder", "next_check_at", "updated_at")}
-            if row["status"] in ("paid", "stopped"):
-                values["closed_at"] = row["updated_at"]
-            conn.execute(update(cases).where(cases.c.case_id == row["case_id"]).values(**values))
+        """Write back each decided case's status, segment, ladder and next check (one executemany)."""
+        if not rows:
+            return
+        statement = (
+            update(cases)
+            .where(cases.c.case_id == bindparam("b_case_id"))
+            .values(
+                status=bindparam("b_status"),
+                segment=bindparam("b_segment"),
+                ladder=bindparam("b_ladder"),
+                next_check_at=bindparam("b_next_check_at"),
+                updated_at=bindparam("b_updated_at"),
+                closed_at=bindparam("b_closed_at"),
+            )
+        )
+        conn.execute(
+            statement,
+            [
+                {
+                    **{
+                        f"b_{k}": row[k]
+                        for k in ("case_id", "status", "segment", "ladder", "next_check_at", "updated_at")
+                    },
+                    "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped") else None,
+                }
+                for row in rows
+            ],
+        )
 
     def wake_case(self, conn: Connection, case_id: str, at: datetime) -> None:
         """Have the scheduler look at a live case again at ``at`` (or sooner)."""

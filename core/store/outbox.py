@@ -35,11 +35,22 @@ class OutboxMixin(StoreBase):
         return sqlite.insert(table).on_conflict_do_nothing()
 
     def plan_intents(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
-        """Insert planned intents; return the ids that were new (a re-plan is ignored)."""
+        """Insert planned intents; return the ids that were new (a re-plan is ignored).
+
+        Two schedulers planning the same intent at once may both count it as new:
+        the insert keeps one row, and a second hand-over of it is harmless.
+        """
         if not rows:
             return []
-        statement = self._insert_ignore(intents).returning(intents.c.intent_id)
-        return list(conn.scalars(statement, list(rows)))
+        ids = [row["intent_id"] for row in rows]
+        known: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            known.update(conn.scalars(select(intents.c.intent_id).where(intents.c.intent_id.in_(chunk))))
+        fresh = [row for row in rows if row["intent_id"] not in known]
+        if fresh:
+            conn.execute(self._insert_ignore(intents), fresh)
+        return [row["intent_id"] for row in fresh]
 
     def mark_enqueued(self, conn: Connection, ids: Sequence[str], now: datetime) -> None:
         if ids:

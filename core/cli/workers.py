@@ -1,0 +1,34 @@
+"""``dunning worker`` and ``dunning scheduler``: the scale-out processes on a shared broker."""
+
+from __future__ import annotations
+
+import click
+
+from dunning.core.runtime.processes import run_scheduler, run_workers
+
+
+@click.command()
+@click.option("--processes", "-p", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", "-t", default=4, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--queues",
+    "-Q",
+    multiple=True,
+    help="Queues to serve (e.g. dunning.sms); default: every configured channel's.",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Dramatiq's Prometheus metrics here."
+)
+def worker(processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None) -> None:
+    """Deliver reminders from the broker (DUNNING_BROKER_URL); SIGTERM finishes in-flight sends first."""
+    run_workers(processes, list(queues) or None, threads, metrics_port)
+
+
+@click.command()
+def scheduler() -> None:
+    """Plan reminders and hand them to the broker, every DUNNING_TICK_SECONDS, until stopped.
+
+    Several may run at once: DUNNING_SCHEDULER_PARTITIONS and DUNNING_SCHEDULER_PARTITION
+    split the portfolio between them by a hash of the case id.
+    """
+    run_scheduler()
