@@ -59,13 +59,15 @@ class StoreBase:
         if self.dialect == "postgresql":
             # Plain executemany: psycopg pipelines one prepared statement, where one giant
             # multi-row INSERT per page costs more to build and parse than it saves.
-            return create_engine(
+            engine = create_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 use_insertmanyvalues=False,
             )
+            event.listen(engine, "connect", _postgres_on_connect)
+            return engine
         raise ValueError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://")
 
     def _make_gate(self, database: str | None) -> CaseGate:
@@ -121,6 +123,15 @@ class StoreBase:
             log.warning("store unreachable", exc_info=True)
             return False
         return True
+
+
+def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # psycopg prepares a statement after a few runs, and PostgreSQL may then reuse one
+    # generic plan; a plan made while a table was nearly empty (the first tick after an
+    # import) scans it whole ever after. Plan each run for its own parameters instead.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_connection.commit()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
