@@ -803,7 +803,7 @@ def test_given_a_store_with_data_when_opened_again_then_nothing_changes(store, d
         assert load(again, "C-1")[0].amount_due == Decimal("0.0001")
         with again.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
             assert compare_metadata(context, metadata) == []
     finally:
         again.dispose()

@@ -29,6 +29,6 @@ def scheduler() -> None:
     """Plan reminders and hand them to the broker, every DUNNING_TICK_SECONDS, until stopped.
 
     Several may run at once: DUNNING_SCHEDULER_PARTITIONS and DUNNING_SCHEDULER_PARTITION
-    split the portfolio between them by a hash of the case id.
+    split the portfolio between them by a hash of the debtor id (a person stays with one).
     """
     run_scheduler()

@@ -1,7 +1,7 @@
 """A tick split across processes, one partition of the portfolio each.
 
 The engine and the row handling are Python, so one process uses one core;
-partitions (a stable hash of the case id) let several processes share a tick
+partitions (a stable hash of the debtor id) let several processes share a tick
 without ever deciding the same case twice. On PostgreSQL they write in
 parallel; on SQLite their writes take turns, and the deciding still runs in
 parallel.

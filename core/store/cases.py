@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
 
 from dunning.core.model import Case
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import cases, debtors
 
-__all__ = ["CasesMixin", "DueCase", "UpsertResult", "case_from_row", "partition_of"]
+__all__ = ["CasesMixin", "DueCase", "UpsertResult", "case_from_row", "case_values", "partition_of"]
 
 #: Scheduler partitions are taken modulo this many hash slots.
 SLOTS = 4096
@@ -25,9 +25,13 @@ CHUNK = 500
 _PROFILE = ("previous_cures", "broken_promises", "kept_promises", "days_to_pay_last")
 
 
-def partition_of(case_id: str) -> int:
-    """A stable slot for a case, so that schedulers can share a portfolio."""
-    return int.from_bytes(hashlib.blake2b(case_id.encode(), digest_size=4).digest(), "big") % SLOTS
+def partition_of(debtor_id: str) -> int:
+    """A stable slot for a debtor's cases, so that schedulers can share a portfolio.
+
+    By debtor, not by case: all of a person's loans are decided by one scheduler,
+    which sees each of them when it weighs the caps that protect that person.
+    """
+    return int.from_bytes(hashlib.blake2b(debtor_id.encode(), digest_size=4).digest(), "big") % SLOTS
 
 
 @dataclass
@@ -41,9 +45,11 @@ class UpsertResult:
         return self
 
 
-def _case_values(case: Case) -> dict[str, Any]:
+def case_values(case: Case) -> dict[str, Any]:
+    """The columns of a cases row that come from the case itself."""
     return {
         "debtor_id": case.debtor_id,
+        "partition": partition_of(case.debtor_id),
         "name": case.name,
         "phone": case.phone,
         "push_token": case.push_token,
@@ -90,6 +96,7 @@ class DueCase:
     status: str
     updated_at: datetime
     next_check_at: datetime
+    promise_until: datetime | None = None
 
 
 def _due(query: Any, now: datetime, partitions: tuple[int, int], after: tuple[datetime, str] | None) -> Any:
@@ -99,12 +106,8 @@ def _due(query: Any, now: datetime, partitions: tuple[int, int], after: tuple[da
     if count > 1:
         query = query.where(cases.c.partition % count == index)
     if after is not None:
-        query = query.where(
-            or_(
-                cases.c.next_check_at > after[0],
-                and_(cases.c.next_check_at == after[0], cases.c.case_id > after[1]),
-            )
-        )
+        # A row-value comparison, which both databases answer from the index in order.
+        query = query.where(tuple_(cases.c.next_check_at, cases.c.case_id) > tuple_(after[0], after[1]))
     return query.order_by(cases.c.next_check_at, cases.c.case_id)
 
 
@@ -135,13 +138,12 @@ class CasesMixin(StoreBase):
                 [
                     {
                         "case_id": c.case_id,
-                        **_case_values(c),
+                        **case_values(c),
                         "amount_due": c.amount_due,
                         "original_amount": c.amount_due,
                         "amount_as_of": now,
                         "status": "open",
                         "next_check_at": now,
-                        "partition": partition_of(c.case_id),
                         "created_at": now,
                         "updated_at": now,
                     }
@@ -150,7 +152,7 @@ class CasesMixin(StoreBase):
             )
         for case_id, row in known.items():
             case = latest[case_id]
-            values = {**_case_values(case), "updated_at": now}
+            values = {**case_values(case), "updated_at": now}
             if case.amount_due != row.amount_due:
                 values.update(amount_due=case.amount_due, amount_as_of=now)
                 if row.status == "paid" and case.amount_due > 0:
@@ -215,7 +217,15 @@ class CasesMixin(StoreBase):
         for row in conn.execute(query):
             m = row._mapping
             profile = {k: m[k] for k in _PROFILE if m[k] is not None}
-            out.append(DueCase(case_from_row(row, profile), m["status"], m["updated_at"], m["next_check_at"]))
+            out.append(
+                DueCase(
+                    case_from_row(row, profile),
+                    m["status"],
+                    m["updated_at"],
+                    m["next_check_at"],
+                    m["promise_until"],
+                )
+            )
         return out
 
     def due_case_ids(
@@ -234,13 +244,22 @@ class CasesMixin(StoreBase):
         query = _due(select(cases.c.next_check_at, cases.c.case_id), now, partitions, after).limit(limit)
         return [(row.next_check_at, row.case_id) for row in conn.execute(query)]
 
-    def set_case_state(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Write back each decided case's status, segment, ladder and next check (one executemany)."""
+    def set_case_state(
+        self, conn: Connection, rows: Sequence[dict[str, Any]], versions: Mapping[str, datetime] | None = None
+    ) -> set[str]:
+        """Write back each decided case's status, segment, ladder and next check (one executemany).
+
+        With ``versions`` (the ``updated_at`` each case was read at), a case changed
+        since — by a payment, a re-import — is left alone; returns the cases written.
+        """
         if not rows:
-            return
+            return set()
+        condition = cases.c.case_id == bindparam("b_case_id")
+        if versions is not None:
+            condition = and_(condition, cases.c.updated_at == bindparam("b_version"))
         statement = (
             update(cases)
-            .where(cases.c.case_id == bindparam("b_case_id"))
+            .where(condition)
             .values(
                 status=bindparam("b_status"),
                 segment=bindparam("b_segment"),
@@ -250,19 +269,32 @@ class CasesMixin(StoreBase):
                 closed_at=bindparam("b_closed_at"),
             )
         )
-        conn.execute(
-            statement,
-            [
-                {
-                    **{
-                        f"b_{k}": row[k]
-                        for k in ("case_id", "status", "segment", "ladder", "next_check_at", "updated_at")
-                    },
-                    "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped") else None,
-                }
-                for row in rows
-            ],
-        )
+        params = [
+            {
+                **{
+                    f"b_{k}": row[k]
+                    for k in ("case_id", "status", "segment", "ladder", "next_check_at", "updated_at")
+                },
+                "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped") else None,
+                **({"b_version": versions.get(row["case_id"])} if versions is not None else {}),
+            }
+            for row in rows
+        ]
+        result = conn.execute(statement, params)
+        ids = {row["case_id"] for row in rows}
+        if versions is None or result.rowcount == len(rows):
+            return ids
+        # Some case changed meanwhile: only those now carrying this write's stamp were written.
+        stamp = {row["case_id"]: row["updated_at"] for row in rows}
+        written = set()
+        for start in range(0, len(rows), CHUNK):
+            chunk = list(ids)[start : start + CHUNK]
+            for case_id, updated_at in conn.execute(
+                select(cases.c.case_id, cases.c.updated_at).where(cases.c.case_id.in_(chunk))
+            ):
+                if updated_at == stamp[case_id]:
+                    written.add(case_id)
+        return written
 
     def wake_case(self, conn: Connection, case_id: str, at: datetime) -> None:
         """Have the scheduler look at a live case again at ``at`` (or sooner)."""

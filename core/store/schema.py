@@ -2,7 +2,7 @@
 
 Times are stored in UTC and always come back aware; money is stored exactly
 (NUMERIC on PostgreSQL, text on SQLite, never a float). The scheduler's query
-is indexed on ``(status, next_check_at)`` so that a tick costs what the due
+is indexed on ``(next_check_at, case_id)``, its order, so that a tick costs what the due
 cases cost, not what the portfolio does. Alembic migrations under
 ``migrations/`` create exactly these tables; a test keeps the two in step.
 """
@@ -78,11 +78,13 @@ class Money(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return str(value) if dialect.name == "sqlite" else value
+        return str(_tidy(value)) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
+        if dialect.name == "sqlite":
+            return Decimal(value)  # stored tidy (see process_bind_param)
         return _tidy(Decimal(str(value)))
 
 
@@ -130,7 +132,7 @@ cases = Table(
     Column("segment", String(64)),
     Column("ladder", String(64)),
     Column("next_check_at", UTCDateTime),
-    #: the case's scheduler partition: a stable hash of case_id
+    #: the scheduler partition: a stable hash of the debtor id
     Column("partition", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -138,7 +140,7 @@ cases = Table(
     #: when the debtor's running promise (its date plus grace) ends, as the engine's hold said;
     #: cleared when the case is paid or the promise is counted as broken (once)
     Column("promise_until", UTCDateTime),
-    Index("ix_cases_due", "status", "next_check_at"),
+    Index("ix_cases_due", "next_check_at", "case_id"),
 )
 
 events = Table(
