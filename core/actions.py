@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 __all__ = ["Action", "Decision"]
 
@@ -49,6 +50,6 @@ class Decision:
     ladder: str | None = None
     outstanding: Decimal | None = None
 
-    @property
+    @cached_property
     def sends(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind == "send")

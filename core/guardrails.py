@@ -282,6 +282,8 @@ def _cap_block(
     case_id: str,
     exclude: str | None,
 ) -> tuple[datetime, str] | None:
+    if not contacts:
+        return None
     for cap in rails.caps:
         if not cap.applies(channel):
             continue

@@ -77,3 +77,26 @@ def test_rate_limits_are_read_from_settings_and_bad_ones_are_named():
     }
     with pytest.raises(ConfigError, match="'sms=fast' is not CHANNEL=COUNT/UNIT"):
         parse_limits(["sms=fast"])
+
+
+def test_a_debtor_with_three_loans_due_in_one_tick_is_planned_within_the_person_s_cap(tmp_path, database_url):
+    from dunning.core.runtime import tick
+
+    (tmp_path / "p.yaml").write_text(
+        POLICY.replace("quiet_hours:", "caps: [{channel: any, max: 2, per: 1d, scope: debtor}]\nquiet_hours:")
+    )
+    now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    settings = Settings(database_url=database_url, policy=str(tmp_path / "p.yaml"), scheduler_partitions=1)
+    rt = build_runtime(settings, clock=lambda: now, dry_run=True)
+    try:
+        with rt.store.write() as conn:
+            rt.store.upsert_cases(
+                conn, [make_case(case_id=f"L-{i}", debtor_id="D-SAME") for i in range(3)], now
+            )
+        # When one tick decides all three loans of the same person
+        report = tick(rt, now)
+        # Then only two reminders are planned that day; the third waits for the cap
+        assert report.planned == 2
+        assert report.actions["defer"] == 1
+    finally:
+        rt.close()

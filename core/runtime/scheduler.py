@@ -16,14 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from dunning.core.engine import Decision, decide
 from dunning.core.errors import DeliveryError
-from dunning.core.model import Case, History, IntentState
+from dunning.core.model import Case, Contact, ContactStatus, History, IntentState
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.cases import DueCase
-from dunning.core.store.schema import cases
 
 __all__ = ["SweepReport", "TickReport", "sweep", "tick"]
 
@@ -79,19 +76,18 @@ def _decide_batch(
     rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime, report: TickReport
 ) -> None:
     store = rt.store
-    case_ids = [due.case.case_id for due in page]
     versions = {due.case.case_id: due.updated_at for due in page}
-    decided = [(due.case, decide(due.case, histories[due.case.case_id], rt.policy, now)) for due in page]
+    promised = {due.case.case_id: due.promise_until for due in page if due.promise_until is not None}
+    decided = _decide_in_order(rt, page, histories, now)
     with store.write() as conn:
-        current = _versions(conn, case_ids, lock=store.dialect == "postgresql")
         # A case changed since it was read (a payment, a re-import) is decided next tick.
-        fresh = [(c, d) for c, d in decided if current.get(c.case_id) == versions.get(c.case_id)]
+        written = store.set_case_state(conn, [_case_row(case, d, now) for case, d in decided], versions)
+        fresh = [(c, d) for c, d in decided if c.case_id in written]
         report.skipped_changed += len(decided) - len(fresh)
-        store.set_case_state(conn, [_case_row(case, d, now) for case, d in fresh])
         planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
         store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
         promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
-        report.broken_promises += len(store.track_promises(conn, promises, now))
+        report.broken_promises += len(store.track_promises(conn, promises, now, promised))
     report.cases += len(fresh)
     report.planned += len(planned)
     for _case, decision in fresh:
@@ -101,11 +97,41 @@ def _decide_batch(
         report.handed_over += hand_over(rt, [(i, channel_of[i] or "") for i in planned], now)
 
 
-def _versions(conn: Any, case_ids: Sequence[str], lock: bool = False) -> dict[str, datetime]:
-    query = select(cases.c.case_id, cases.c.updated_at).where(cases.c.case_id.in_(list(case_ids)))
-    if lock:
-        query = query.with_for_update()
-    return {row.case_id: row.updated_at for row in conn.execute(query)}
+def _decide_in_order(
+    rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime
+) -> list[tuple[Case, Decision]]:
+    """Decide each case; a reminder planned for one loan counts for the debtor's other loans.
+
+    The histories were read once for the whole page, so a person with several
+    loans due together would otherwise be planned past their caps.
+    """
+    planned: dict[str, list[Contact]] = {}
+    decided = []
+    for due in page:
+        case = due.case
+        history = histories[case.case_id]
+        extra = planned.get(case.debtor_id)
+        if extra:
+            history = History(history.events, (*history.contacts, *extra))
+        decision = decide(case, history, rt.policy, now)
+        for action in decision.sends:
+            planned.setdefault(case.debtor_id, []).append(_pending_contact(case, action, now))
+        decided.append((case, decision))
+    return decided
+
+
+def _pending_contact(case: Case, action: Any, now: datetime) -> Contact:
+    return Contact(
+        intent_id=action.intent_id,
+        case_id=case.case_id,
+        channel=action.channel,
+        ladder=action.ladder,
+        step=action.step,
+        cycle=action.cycle,
+        seq=action.seq,
+        at=now,
+        status=ContactStatus.PENDING,
+    )
 
 
 def _promise_until(decision: Decision) -> datetime | None:
