@@ -9,7 +9,7 @@ finished before, or sees the event in its re-check after.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,10 +19,10 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from dunning.core.errors import InputError
 from dunning.core.model import Event, EventKind
-from dunning.core.store.outbox import PENDING_STATES, OutboxMixin
+from dunning.core.store.outbox import OutboxMixin
 from dunning.core.store.schema import cases, debtors, events, intents
 
-__all__ = ["EventsMixin", "Recorded"]
+__all__ = ["EventsMixin", "Recorded", "event_values"]
 
 #: Events that concern the person's contact points, not one loan.
 _DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
@@ -71,6 +71,14 @@ class EventsMixin(OutboxMixin):
         with self.stop_transaction(gated) as conn:
             return self.record_event_in(conn, event, debtor_id, gated, source=source, now=now)
 
+    def record_provider_event(self, conn: Connection, event: Event, *, now: datetime) -> Recorded:
+        """Record what a provider reported inside the caller's transaction (the caller holds the gate)."""
+        debtor_id = conn.scalar(select(cases.c.debtor_id).where(cases.c.case_id == event.case_id))
+        if debtor_id is None:
+            raise InputError(f"unknown case {event.case_id!r}", field="case_id")
+        debtor_cases = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id)))
+        return self.record_event_in(conn, event, debtor_id, debtor_cases, source="provider", now=now)
+
     def record_event_in(
         self,
         conn: Connection,
@@ -86,7 +94,7 @@ class EventsMixin(OutboxMixin):
             seen = conn.execute(select(events.c.id).where(events.c.event_id == event.event_id)).first()
             if seen is not None:
                 return Recorded(event, duplicate=True, debtor_id=debtor_id)
-        conn.execute(insert(events).values(**_event_values(event, debtor_id, source, now)))
+        conn.execute(insert(events).values(**event_values(event, debtor_id, source, now)))
         recorded = self._apply(conn, event, debtor_id, debtor_cases, now)
         self.add_audit(
             conn,
@@ -110,36 +118,46 @@ class EventsMixin(OutboxMixin):
         case_id = event.case_id or ""
         recorded = Recorded(event, debtor_id=debtor_id)
         kind = event.kind
-        pending = select(intents.c.intent_id).where(intents.c.state.in_(PENDING_STATES))
         if kind == EventKind.PAYMENT:
-            status = conn.scalar(select(cases.c.status).where(cases.c.case_id == case_id))
-            if status == "paid":
+            case = conn.execute(
+                select(
+                    cases.c.status,
+                    cases.c.amount_due,
+                    cases.c.amount_as_of,
+                    cases.c.due_date,
+                    cases.c.promise_until,
+                ).where(cases.c.case_id == case_id)
+            ).one()
+            if case.status == "paid":
                 recorded.status = "paid"  # recorded, but it settles nothing new: no second cure
                 return recorded
-            if self._settled(conn, case_id, event):
-                ids = list(conn.scalars(pending.where(intents.c.case_id == case_id)))
-                recorded.cancelled = self.cancel_intents(conn, ids, "paid", now)
+            if self._settled(conn, case_id, event, case):
+                recorded.cancelled = self.cancel_where(
+                    conn, intents.c.case_id == case_id, reason="paid", now=now
+                )
                 conn.execute(
                     update(cases)
                     .where(cases.c.case_id == case_id)
                     .values(status="paid", next_check_at=None, closed_at=now, updated_at=now)
                 )
-                self._count_cure(conn, case_id, debtor_id, event)
+                self._count_cure(conn, case_id, debtor_id, event, case)
                 recorded.status = "paid"
                 return recorded
         elif kind == EventKind.OPT_OUT:
-            query = pending.where(intents.c.debtor_id == debtor_id)
+            where = [intents.c.debtor_id == debtor_id]
             if event.channel not in _ALL:
-                query = query.where(intents.c.channel == event.channel)
-            recorded.cancelled = self.cancel_intents(conn, list(conn.scalars(query)), "opt_out", now)
+                where.append(intents.c.channel == event.channel)
+            recorded.cancelled = self.cancel_where(conn, *where, reason="opt_out", now=now)
         elif kind in (EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT):
-            ids = list(conn.scalars(pending.where(intents.c.debtor_id == debtor_id)))
-            recorded.cancelled = self.cancel_intents(conn, ids, str(kind), now)
+            recorded.cancelled = self.cancel_where(
+                conn, intents.c.debtor_id == debtor_id, reason=str(kind), now=now
+            )
         elif kind != EventKind.RESUME:
             # A dispute, hand-off, reply, acknowledgement, promise or conversation
             # supersedes what was planned for this case; the engine plans anew.
-            ids = list(conn.scalars(pending.where(intents.c.case_id == case_id)))
-            recorded.cancelled = self.cancel_intents(conn, ids, str(kind), now)
+            recorded.cancelled = self.cancel_where(
+                conn, intents.c.case_id == case_id, reason=str(kind), now=now
+            )
         woken = debtor_cases if kind in _DEBTOR_WIDE else [case_id]
         conn.execute(
             update(cases)
@@ -148,24 +166,19 @@ class EventsMixin(OutboxMixin):
         )
         return recorded
 
-    def _settled(self, conn: Connection, case_id: str, event: Event) -> bool:
+    def _settled(self, conn: Connection, case_id: str, event: Event, row: Any) -> bool:
         """Whether the payments recorded so far (this one included) cover the amount."""
         if event.amount is None or event.full:
             return True
-        row = conn.execute(
-            select(cases.c.amount_due, cases.c.amount_as_of).where(cases.c.case_id == case_id)
-        ).one()
         query = select(events.c.amount).where(events.c.case_id == case_id, events.c.kind == EventKind.PAYMENT)
         if row.amount_as_of is not None:
             query = query.where(events.c.at > row.amount_as_of)
         paid = sum((amount or Decimal(0) for amount in conn.scalars(query)), Decimal(0))
         return bool(paid >= row.amount_due)
 
-    def _count_cure(self, conn: Connection, case_id: str, debtor_id: str, event: Event) -> None:
+    def _count_cure(self, conn: Connection, case_id: str, debtor_id: str, event: Event, case: Any) -> None:
         """Keep the debtor's repayment history for segment conditions."""
-        due, until = conn.execute(
-            select(cases.c.due_date, cases.c.promise_until).where(cases.c.case_id == case_id)
-        ).one()
+        due, until = case.due_date, case.promise_until
         promised = conn.scalar(
             select(func.max(events.c.date)).where(
                 events.c.case_id == case_id, events.c.kind == EventKind.PROMISE
@@ -185,21 +198,28 @@ class EventsMixin(OutboxMixin):
             conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=None))
 
     def track_promises(
-        self, conn: Connection, decided: Sequence[tuple[str, str, datetime | None]], now: datetime
+        self,
+        conn: Connection,
+        decided: Sequence[tuple[str, str, datetime | None]],
+        now: datetime,
+        stored: Mapping[str, datetime] | None = None,
     ) -> list[str]:
         """Count each promise that ran out unpaid as broken, once; remember the running ones.
 
         ``decided`` is (case_id, debtor_id, until) per case the tick just decided, ``until``
         being the end of the promise hold the engine decided (None when it holds for none).
-        Returns the cases whose promise was counted as broken now.
+        Returns the cases whose promise was counted as broken now. ``stored`` is each
+        case's running promise as the caller read it (read here when not given).
         """
-        ids = [case_id for case_id, _, _ in decided]
-        stored: dict[str, datetime] = {}
-        for start in range(0, len(ids), 500):
-            query = select(cases.c.case_id, cases.c.promise_until).where(
-                cases.c.case_id.in_(ids[start : start + 500]), cases.c.promise_until.is_not(None)
-            )
-            stored.update((row.case_id, row.promise_until) for row in conn.execute(query))
+        if stored is None:
+            ids = [case_id for case_id, _, _ in decided]
+            found: dict[str, datetime] = {}
+            for start in range(0, len(ids), 500):
+                query = select(cases.c.case_id, cases.c.promise_until).where(
+                    cases.c.case_id.in_(ids[start : start + 500]), cases.c.promise_until.is_not(None)
+                )
+                found.update((row.case_id, row.promise_until) for row in conn.execute(query))
+            stored = found
         broken = []
         for case_id, debtor_id, until in decided:
             old = stored.get(case_id)
@@ -226,7 +246,8 @@ class EventsMixin(OutboxMixin):
         return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
 
 
-def _event_values(event: Event, debtor_id: str, source: str, now: datetime) -> dict[str, Any]:
+def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> dict[str, Any]:
+    """An event as a row of the events table."""
     return {
         "event_id": event.event_id,
         "case_id": event.case_id,

@@ -164,9 +164,13 @@ class OutboxMixin(StoreBase):
         """Withdraw intents that have not been sent; return those actually withdrawn."""
         if not ids:
             return []
+        return self.cancel_where(conn, intents.c.intent_id.in_(list(ids)), reason=reason, now=now)
+
+    def cancel_where(self, conn: Connection, *where: Any, reason: str, now: datetime) -> list[str]:
+        """Withdraw the unsent intents matching ``where`` in one statement; return their ids."""
         statement = (
             update(intents)
-            .where(intents.c.intent_id.in_(list(ids)), intents.c.state.in_(PENDING_STATES))
+            .where(*where, intents.c.state.in_(PENDING_STATES))
             .values(state=IntentState.CANCELLED, reason=reason, completed_at=now, updated_at=now)
             .returning(intents.c.intent_id, intents.c.case_id, intents.c.channel, intents.c.step)
         )
