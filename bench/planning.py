@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai: lawful
 
 
-def portfolio(count: int, seed: int) -> list[Case]:
+def portfolio(count: int, seed: int, offset: int = 0) -> list[Case]:
     rng = random.Random(seed)
     out = []
-    for i in range(count):
+    for i in range(offset, offset + count):
         chinese = rng.random() < 0.7
         out.append(
             Case(
@@ -80,8 +80,7 @@ def main() -> None:
         started = time.perf_counter()
         batch = 20_000
         for start in range(0, total, batch):
-            chunk = portfolio(min(batch, total - start), args.seed + start)
-            chunk = [Case(**{**c.__dict__, "case_id": f"B-{start + i:08d}"}) for i, c in enumerate(chunk)]
+            chunk = portfolio(min(batch, total - start), args.seed + start, offset=start)
             with rt.store.write() as conn:
                 rt.store.upsert_cases(conn, chunk, NOW - timedelta(hours=1))
         loaded = time.perf_counter() - started
@@ -105,6 +104,7 @@ def main() -> None:
         took = time.perf_counter() - started
     print(f"tick: {report.cases:,} cases decided, {report.planned:,} intents planned in {took:.1f} s")
     print(f"      {report.cases / took:,.0f} cases/s, {report.planned / took:,.0f} intents/s")
+    print(f"      actions: {dict(sorted(report.actions.items()))}")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"peak RSS: {peak_rss_mb():,.0f} MiB (largest tick process: {max(children, peak_rss_mb()):,.0f} MiB)"

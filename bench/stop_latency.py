@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing
-import os
-import platform
 import random
 import shlex
 import shutil
@@ -54,6 +52,10 @@ from typing import Any
 import httpx
 import uvicorn
 from sqlalchemy import create_engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import machine
 
 from dunning.core.api import create_app
 from dunning.core.model import IntentState
@@ -78,19 +80,6 @@ ladders:
 TOKEN = "bench-api-token"
 #: The figure this benchmark is held to.
 TARGET_P99_MS = 50.0
-
-
-def machine() -> str:
-    """Cores, CPU model and Python version, printed with every figure."""
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}; Python {platform.python_version()} on {platform.system()}"
 
 
 @contextmanager

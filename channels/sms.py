@@ -12,16 +12,14 @@ from datetime import datetime
 from typing import Any
 
 from dunning.channels.twilio_common import (
-    CLOCK_SKEW,
     LIST_PAGE,
     TwilioAccount,
     callback_url,
     code_error,
-    day_of,
-    sent_since,
+    reconcile_by_listing,
 )
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from dunning.core.errors import DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
 from dunning.core.masking import mask_address
 
@@ -114,27 +112,18 @@ class SmsChannel(Channel):
         (it has no ``date_sent`` yet). Either read failing raises
         ``TransientDeliveryError``: the runtime asks again later.
         """
-        if not to:
-            raise TransientDeliveryError(f"intent {intent_id}: no number to look up", code="no_address")
-        day = day_of(since - CLOCK_SKEW)
         messages = self.twilio.client.messages
-        found = self.twilio.lookup(
-            "messages.list",
-            lambda: [
+        return reconcile_by_listing(
+            self.twilio,
+            "messages",
+            intent_id,
+            to,
+            since,
+            lambda day: [
                 *messages.list(to=to, date_sent_after=day, page_size=LIST_PAGE),
                 *messages.list(to=to, limit=LIST_PAGE),
             ],
         )
-        match = sent_since(found, since)
-        log.info(
-            "sms for intent %s to %s reconciled: %s",
-            intent_id,
-            mask_address(to),
-            "sent" if match is not None else "not sent",
-        )
-        if match is None:
-            return None
-        return Receipt(provider_id=match.sid, status=str(match.status or "sent"))
 
     def rate_key(self) -> str:
         """Twilio queues texts per sender: a number, or a messaging service's pool."""

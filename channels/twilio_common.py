@@ -26,6 +26,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from dunning.channels.transport import retry_after_seconds, transport_error
+from dunning.core.channel import Receipt
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     ConfigError,
@@ -33,6 +34,7 @@ from dunning.core.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from dunning.core.masking import mask_address
 
 __all__ = [
     "CLOCK_SKEW",
@@ -225,3 +227,34 @@ def _int(value: object) -> int | None:
         return int(str(value))
     except ValueError:
         return None
+
+
+def reconcile_by_listing(
+    twilio: TwilioAccount,
+    what: str,
+    intent_id: str,
+    to: str,
+    since: datetime,
+    read: Callable[[datetime], list[Any]],
+) -> Receipt | None:
+    """Settle an ambiguous send by listing what Twilio holds for ``to`` since ``since``.
+
+    ``read(day)`` lists the texts or calls to ``to`` from ``day`` (Twilio filters
+    by the day) plus those still queued. Its receipt when Twilio took one, None
+    when surely not; a failed read raises ``TransientDeliveryError`` so that the
+    runtime asks again later.
+    """
+    if not to:
+        raise TransientDeliveryError(f"intent {intent_id}: no number to look up", code="no_address")
+    found = twilio.lookup(f"{what}.list", lambda: read(day_of(since - CLOCK_SKEW)))
+    match = sent_since(found, since)
+    log.info(
+        "%s for intent %s to %s reconciled: %s",
+        what,
+        intent_id,
+        mask_address(to),
+        "taken by Twilio" if match is not None else "not taken",
+    )
+    if match is None:
+        return None
+    return Receipt(provider_id=match.sid, status=str(match.status or "queued"))

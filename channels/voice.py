@@ -15,16 +15,14 @@ from typing import Any
 from twilio.twiml.voice_response import VoiceResponse
 
 from dunning.channels.twilio_common import (
-    CLOCK_SKEW,
     LIST_PAGE,
     TwilioAccount,
     callback_url,
     code_error,
-    day_of,
-    sent_since,
+    reconcile_by_listing,
 )
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from dunning.core.errors import DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
 from dunning.core.masking import mask_address
 
@@ -149,27 +147,18 @@ class VoiceChannel(Channel):
         calls still ``queued`` (no start time yet). Either read failing raises
         ``TransientDeliveryError``: the runtime asks again later.
         """
-        if not to:
-            raise TransientDeliveryError(f"intent {intent_id}: no number to look up", code="no_address")
-        day = day_of(since - CLOCK_SKEW)
         calls = self.twilio.client.calls
-        found = self.twilio.lookup(
-            "calls.list",
-            lambda: [
+        return reconcile_by_listing(
+            self.twilio,
+            "calls",
+            intent_id,
+            to,
+            since,
+            lambda day: [
                 *calls.list(to=to, start_time_after=day, page_size=LIST_PAGE),
                 *calls.list(to=to, status="queued", page_size=LIST_PAGE),
             ],
         )
-        match = sent_since(found, since)
-        log.info(
-            "call for intent %s to %s reconciled: %s",
-            intent_id,
-            mask_address(to),
-            "placed" if match is not None else "not placed",
-        )
-        if match is None:
-            return None
-        return Receipt(provider_id=match.sid, status=str(match.status or "queued"))
 
     def rate_key(self) -> str:
         """Twilio limits calls per second per account, whatever the caller ID."""

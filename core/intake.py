@@ -19,7 +19,7 @@ from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryErro
 from dunning.core.masking import mask_phone
 from dunning.core.model import Case, Event, EventKind, IntentState
 from dunning.core.replies import Classification, classify_reply
-from dunning.core.responses import events_for_reply
+from dunning.core.responses import event_for_delivery_error, events_for_reply
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.events import Recorded
 from dunning.core.store.schema import cases, intents
@@ -211,12 +211,11 @@ class Intake:
         return outcome
 
     def _conversation(self, conn: Any, intent: Any, now: datetime) -> None:
-        with self.rt.store.read() as read:
-            debtor = read.scalar(select(cases.c.debtor_id).where(cases.c.case_id == intent.case_id))
+        """A call answered by the debtor: Reg F's cool-down counts from it."""
         event = Event(
             EventKind.CONVERSATION, now, case_id=intent.case_id, channel="voice", intent_id=intent.intent_id
         )
-        self.rt.store.record_event_in(conn, event, debtor or "", [intent.case_id], source="provider", now=now)
+        self.rt.store.record_provider_event(conn, event, now=now)
 
     def _failed(self, row: Any, status: str, code: str | None, now: datetime) -> str:
         """A failed delivery: the channel says whether to fall back, invalidate or retry later."""
@@ -271,26 +270,11 @@ class Intake:
         return "failed"
 
     def _provider_event(self, conn: Any, intent: Any, error: DeliveryError, now: datetime) -> None:
-        kind = None
-        if error.opt_out:
-            kind = EventKind.OPT_OUT
-        elif error.invalidates == "address":
-            kind = EventKind.WRONG_NUMBER
-        elif error.invalidates == "channel":
-            kind = EventKind.INVALID_CONTACT
-        if kind is None:
-            return
-        row = conn.execute(select(cases.c.debtor_id).where(cases.c.case_id == intent.case_id)).first()
-        others = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == row.debtor_id)))
-        event = Event(
-            kind,
-            now,
-            case_id=intent.case_id,
-            channel=intent.channel,
-            address=intent.address,
-            text=f"provider:{error.code}" if error.code else "provider",
+        event = event_for_delivery_error(
+            error, case_id=intent.case_id, channel=intent.channel, address=intent.address, at=now
         )
-        self.rt.store.record_event_in(conn, event, row.debtor_id, others, source="provider", now=now)
+        if event is not None:
+            self.rt.store.record_provider_event(conn, event, now=now)
 
     # ------------------------------------------------------------ keypresses and acks
 

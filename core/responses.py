@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dunning.core.errors import DeliveryError
 from dunning.core.model import Event, EventKind
 from dunning.core.replies import Classification
 
-__all__ = ["events_for_reply"]
+__all__ = ["event_for_delivery_error", "events_for_reply"]
 
 
 def events_for_reply(
@@ -46,3 +47,24 @@ def events_for_reply(
     else:  # "paid": a claim, confirmed only by the lender's payment feed
         follow = Event(EventKind.ACK, at, case_id=case_id, channel=channel, text=text)
     return [reply, follow]
+
+
+def event_for_delivery_error(
+    error: DeliveryError, *, case_id: str, channel: str, address: str | None, at: datetime
+) -> Event | None:
+    """What a provider's refusal proves about the debtor's contact point, as an event.
+
+    An opt-out reported by the provider, a number that is no one's (every
+    channel using it), or a contact point this channel cannot use; None when
+    the error says nothing about the contact point.
+    """
+    text = f"provider:{error.code}" if error.code else "provider"
+    if error.opt_out:
+        return Event(EventKind.OPT_OUT, at, case_id=case_id, channel=channel, text=text)
+    if error.invalidates == "address":
+        return Event(EventKind.WRONG_NUMBER, at, case_id=case_id, channel=channel, address=address, text=text)
+    if error.invalidates == "channel":
+        return Event(
+            EventKind.INVALID_CONTACT, at, case_id=case_id, channel=channel, address=address, text=text
+        )
+    return None

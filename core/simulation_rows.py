@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from dunning.core.model import Case, Event
-from dunning.core.store.cases import partition_of
+from dunning.core.store.cases import case_values
+from dunning.core.store.events import event_values
 
 __all__ = ["Rows", "audit_row", "case_row", "event_row"]
 
@@ -30,22 +31,7 @@ class Rows:
 
 def event_row(event: Event, debtor_id: str) -> dict[str, Any]:
     """An event as the store records it (source ``simulation``, recorded when it happened)."""
-    return {
-        "event_id": None,
-        "case_id": event.case_id,
-        "debtor_id": debtor_id,
-        "kind": str(event.kind),
-        "at": event.at,
-        "amount": event.amount,
-        "full": event.full,
-        "date": event.date,
-        "channel": event.channel,
-        "text": None,
-        "address": None,
-        "intent_id": None,
-        "source": "simulation",
-        "recorded_at": event.at,
-    }
+    return event_values(event, debtor_id, "simulation", event.at)
 
 
 def audit_row(
@@ -77,27 +63,14 @@ def case_row(case: Case, start: datetime, last: datetime, **outcome: Any) -> dic
     closed = outcome.get("closed_at")
     return {
         "case_id": case.case_id,
-        "debtor_id": case.debtor_id,
-        "name": case.name,
-        "phone": case.phone,
-        "push_token": case.push_token,
-        "locale": case.locale,
-        "timezone": case.timezone,
-        "account": case.account,
+        **case_values(case),
         "amount_due": case.amount_due,
         "original_amount": case.amount_due,
-        "currency": case.currency,
-        "due_date": case.due_date,
-        "payment_url": case.payment_url,
-        "contact": case.contact,
-        "tags": list(case.tags),
-        "contacts": dict(case.contacts),
         "amount_as_of": start,
         "status": outcome["status"],
         "segment": outcome["segment"],
         "ladder": outcome["ladder"],
         "next_check_at": outcome["next_check_at"],
-        "partition": partition_of(case.case_id),
         "created_at": start,
         "updated_at": closed or last,
         "closed_at": closed,

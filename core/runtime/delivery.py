@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.engine import outstanding, recheck
@@ -35,10 +35,10 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 from dunning.core.masking import mask_address
-from dunning.core.model import Case, Event, EventKind, History, IntentState
+from dunning.core.model import Case, History, IntentState
+from dunning.core.responses import event_for_delivery_error
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.sms import sms_shape
-from dunning.core.store.schema import cases
 from dunning.core.templating import render_context
 
 __all__ = ["Delivery", "Outcome", "deliver"]
@@ -164,7 +164,7 @@ def _send(
     try:
         receipt = channel.send(message)
     except PermanentDeliveryError as exc:
-        return _permanent(rt, conn, intent, case, exc)
+        return _permanent(rt, conn, intent, case, exc, message.to)
     except TransientDeliveryError as exc:
         return _transient(rt, conn, intent, exc)
     except AmbiguousDeliveryError as exc:
@@ -274,44 +274,18 @@ def _fail_in(
 
 
 def _permanent(
-    rt: Runtime, conn: Connection, intent: Any, case: Case, exc: PermanentDeliveryError
+    rt: Runtime, conn: Connection, intent: Any, case: Case, exc: PermanentDeliveryError, address: str
 ) -> Delivery:
     now = rt.now()
-    follow = _provider_event(intent, case, exc, now)
+    follow = event_for_delivery_error(
+        exc, case_id=case.case_id, channel=intent.channel, address=address, at=now
+    )
 
     def record(conn: Connection) -> None:
         if follow is not None:
-            others = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == case.debtor_id)))
-            rt.store.record_event_in(conn, follow, case.debtor_id, others, source="provider", now=now)
+            rt.store.record_provider_event(conn, follow, now=now)
 
     return _fail(rt, conn, intent, now, "permanent", exc.code, str(exc), also=record)
-
-
-def _provider_event(intent: Any, case: Case, exc: DeliveryError, now: datetime) -> Event | None:
-    """What a permanent error proves about the debtor's contact point, as an event."""
-    address = case.address("push_token" if intent.channel == "push" else "phone")
-    text = f"provider:{exc.code}" if exc.code else "provider"
-    if exc.opt_out:
-        return Event(EventKind.OPT_OUT, now, case_id=case.case_id, channel=intent.channel, text=text)
-    if exc.invalidates == "address":
-        return Event(
-            EventKind.WRONG_NUMBER,
-            now,
-            case_id=case.case_id,
-            channel=intent.channel,
-            address=address,
-            text=text,
-        )
-    if exc.invalidates == "channel":
-        return Event(
-            EventKind.INVALID_CONTACT,
-            now,
-            case_id=case.case_id,
-            channel=intent.channel,
-            address=address,
-            text=text,
-        )
-    return None
 
 
 def _transient(rt: Runtime, conn: Connection, intent: Any, exc: TransientDeliveryError) -> Delivery:
