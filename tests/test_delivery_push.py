@@ -16,12 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dunning.core.runtime import build_runtime
-from dunning.core.runtime.embedded import Embedded
-from dunning.core.runtime.runtime import Runtime
-from dunning.core.settings import Settings
-from dunning.core.store.schema import attempts, events, intents
+from dunning.core.store.schema import attempts
 from dunning.testing.factories import make_case
+from dunning.testing.world import World, start_world
 
 #: 10:00 in Shanghai on 2 December 2026, the day after the case fell due.
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -42,45 +39,6 @@ ladders:
 """
 
 
-class World:
-    """The runtime on a simulated clock, its embedded runner, and what the store says."""
-
-    def __init__(self, rt: Runtime, runner: Embedded, clock: list[datetime]) -> None:
-        self.rt, self.runner, self.clock = rt, runner, clock
-
-    def step(self) -> None:
-        self.runner.step()
-
-    def run(self, days: float, every: timedelta = timedelta(hours=12)) -> None:
-        end = self.clock[0] + timedelta(days=days)
-        while self.clock[0] < end:
-            self.clock[0] = min(end, self.clock[0] + every)
-            self.step()
-
-    def intents(self) -> list[Any]:
-        with self.rt.store.read() as conn:
-            return list(conn.execute(select(intents).order_by(intents.c.case_id, intents.c.seq)))
-
-    def sends(self) -> list[tuple[str, str]]:
-        return [(row.channel, row.state) for row in self.intents()]
-
-    def events(self) -> list[tuple[str, str | None, str | None]]:
-        with self.rt.store.read() as conn:
-            rows = conn.execute(
-                select(events.c.kind, events.c.channel, events.c.address).order_by(events.c.id)
-            )
-            return [tuple(row) for row in rows]
-
-    def attempts(self, intent_id: str) -> list[tuple[str, str | None]]:
-        with self.rt.store.read() as conn:
-            rows = conn.execute(
-                select(attempts.c.outcome, attempts.c.error_code)
-                .where(attempts.c.intent_id == intent_id)
-                .order_by(attempts.c.id)
-            )
-            return [tuple(row) for row in rows]
-
-
 @pytest.fixture
 def make_world(
     tmp_path, database_url, fake_twilio, fake_fcm, fcm_service_account
@@ -89,30 +47,24 @@ def make_world(
     built: list[World] = []
 
     def make(cases: int = 1, **overrides: Any) -> World:
-        clock = [T0]
-        (tmp_path / "policy.yaml").write_text(POLICY)
-        settings = Settings(
-            database_url=database_url,
-            policy=str(tmp_path / "policy.yaml"),
-            public_url="http://127.0.0.1:9",
+        debtors = [make_case()] if cases == 1 else [_debtor(i) for i in range(cases)]
+        world = start_world(
+            tmp_path,
+            database_url,
+            POLICY,
+            debtors,
+            [T0],
+            threads=4,
             min_backoff_ms=20,
             max_backoff_ms=2000,
             **{**fake_twilio.settings(), **fake_fcm.settings(fcm_service_account), **overrides},
         )
-        rt = build_runtime(settings, clock=lambda: clock[0])
-        runner = Embedded(rt, threads=4)
-        runner.start()
-        debtors = [make_case()] if cases == 1 else [_debtor(i) for i in range(cases)]
-        with rt.store.write() as conn:
-            rt.store.upsert_cases(conn, debtors, T0)
-        world = World(rt, runner, clock)
         built.append(world)
         return world
 
     yield make
     for world in built:
-        world.runner.stop()
-        world.rt.close()
+        world.close()
 
 
 def _debtor(i: int) -> Any:

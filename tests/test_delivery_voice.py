@@ -13,15 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from dunning.core.intake import Intake
-from dunning.core.runtime import build_runtime
-from dunning.core.runtime.embedded import Embedded
-from dunning.core.runtime.runtime import Runtime
-from dunning.core.settings import Settings
-from dunning.core.store.schema import attempts, events, intents
 from dunning.testing.factories import make_case
+from dunning.testing.world import World, start_world
 
 #: 10:00 in Shanghai on 2 December 2026, the day after the case fell due.
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -41,45 +36,6 @@ ladders:
 """
 
 
-class World:
-    """The runtime on a simulated clock, its embedded runner, and what the store says."""
-
-    def __init__(self, rt: Runtime, runner: Embedded, clock: list[datetime]) -> None:
-        self.rt, self.runner, self.clock = rt, runner, clock
-
-    def step(self) -> None:
-        self.runner.step()
-
-    def run(self, days: float, every: timedelta = timedelta(hours=12)) -> None:
-        end = self.clock[0] + timedelta(days=days)
-        while self.clock[0] < end:
-            self.clock[0] = min(end, self.clock[0] + every)
-            self.step()
-
-    def intents(self) -> list[Any]:
-        with self.rt.store.read() as conn:
-            return list(conn.execute(select(intents).order_by(intents.c.seq)))
-
-    def sends(self) -> list[tuple[str, str]]:
-        return [(row.channel, row.state) for row in self.intents()]
-
-    def events(self) -> list[tuple[str, str | None]]:
-        with self.rt.store.read() as conn:
-            return [
-                tuple(r) for r in conn.execute(select(events.c.kind, events.c.channel).order_by(events.c.id))
-            ]
-
-    def attempts(self, intent_id: str) -> list[str]:
-        with self.rt.store.read() as conn:
-            return list(
-                conn.scalars(
-                    select(attempts.c.outcome)
-                    .where(attempts.c.intent_id == intent_id)
-                    .order_by(attempts.c.id)
-                )
-            )
-
-
 @pytest.fixture
 def make_world(tmp_path, database_url, fake_twilio) -> Iterator[Callable[..., World]]:
     """Build the world (sms and voice configured, one case due); keywords override settings."""
@@ -88,29 +44,23 @@ def make_world(tmp_path, database_url, fake_twilio) -> Iterator[Callable[..., Wo
     def make(**overrides: Any) -> World:
         clock = [T0]
         fake_twilio.clock = lambda: clock[0].timestamp()
-        (tmp_path / "policy.yaml").write_text(POLICY)
-        settings = Settings(
-            database_url=database_url,
-            policy=str(tmp_path / "policy.yaml"),
-            public_url="http://127.0.0.1:9",
+        world = start_world(
+            tmp_path,
+            database_url,
+            POLICY,
+            [make_case(push_token=None)],
+            clock,
             min_backoff_ms=20,
             max_backoff_ms=2000,
             ambiguous_after_seconds=600,
             **{**fake_twilio.settings(), **overrides},
         )
-        rt = build_runtime(settings, clock=lambda: clock[0])
-        runner = Embedded(rt, threads=2)
-        runner.start()
-        with rt.store.write() as conn:
-            rt.store.upsert_cases(conn, [make_case(push_token=None)], T0)
-        world = World(rt, runner, clock)
         built.append(world)
         return world
 
     yield make
     for world in built:
-        world.runner.stop()
-        world.rt.close()
+        world.close()
 
 
 def call_posts(fake_twilio) -> int:
@@ -126,7 +76,7 @@ def test_given_twilio_refuses_to_call_an_invalid_number_then_no_text_goes_to_it_
     w.step()
     [call] = w.intents()
     assert (call.state, call.error_code) == ("failed", "21211")
-    assert w.events() == [("wrong_number", "voice")]
+    assert [e[:2] for e in w.events()] == [("wrong_number", "voice")]
     # Then the engine, not Twilio, keeps the text from going to that number
     w.run(days=3)
     assert [c for c, _ in w.sends()] == ["voice"]
@@ -145,7 +95,7 @@ def test_given_twilio_is_briefly_unavailable_then_the_call_is_placed_exactly_onc
     w.step()
     [call] = w.intents()
     assert call.state == "sent" and fake_twilio.count_for(call.intent_id) == 1
-    assert w.attempts(call.intent_id)[-1] == "sent" and "retry" in w.attempts(call.intent_id)
+    assert w.outcomes(call.intent_id)[-1] == "sent" and "retry" in w.outcomes(call.intent_id)
     assert [c.to for c in fake_twilio.calls] == [PHONE]
 
 
@@ -164,7 +114,7 @@ def test_given_the_call_request_times_out_after_twilio_took_it_then_the_sweeper_
     [call] = w.intents()
     assert (call.state, call.reason) == ("sent", "reconciled")
     assert call.provider_id == fake_twilio.calls[0].sid
-    assert w.attempts(call.intent_id)[-1] == "reconciled_sent"
+    assert w.outcomes(call.intent_id)[-1] == "reconciled_sent"
     w.run(days=2)
     assert fake_twilio.count_for(call.intent_id) == 1 and call_posts(fake_twilio) == 1
     assert [c for c, _ in w.sends()] == ["voice", "sms"]
@@ -182,7 +132,7 @@ def test_given_the_connection_is_reset_before_twilio_read_the_call_then_it_is_pl
     w.step()
     [call] = w.intents()
     assert call.state == "sent" and fake_twilio.count_for(call.intent_id) == 1
-    assert w.attempts(call.intent_id)[-2:] == ["reconciled_unsent", "sent"]
+    assert w.outcomes(call.intent_id)[-2:] == ["reconciled_unsent", "sent"]
 
 
 @pytest.mark.parametrize(

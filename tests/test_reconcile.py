@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 
 from dunning.channels.push import PushChannel
@@ -23,12 +22,9 @@ from dunning.channels.twilio_common import LIST_PAGE
 from dunning.channels.voice import VoiceChannel
 from dunning.core.channel import OutboundMessage
 from dunning.core.errors import TransientDeliveryError
-from dunning.core.runtime import build_runtime
-from dunning.core.runtime.embedded import Embedded
-from dunning.core.runtime.runtime import Runtime
-from dunning.core.settings import Settings, load_settings
-from dunning.core.store.schema import attempts, intents
+from dunning.core.settings import load_settings
 from dunning.testing.factories import make_case
+from dunning.testing.world import World, start_world
 
 #: 10:00 in Shanghai on 2 December 2026, the day after the case fell due.
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
@@ -217,52 +213,27 @@ ladders:
 """
 
 
-class World:
-    def __init__(self, rt: Runtime, runner: Embedded, clock: list[datetime]) -> None:
-        self.rt, self.runner, self.clock = rt, runner, clock
-
-    def step(self, after: timedelta = timedelta(0)) -> None:
-        self.clock[0] += after
-        self.runner.step()
-
-    def intents(self) -> list[Any]:
-        with self.rt.store.read() as conn:
-            return list(conn.execute(select(intents).order_by(intents.c.seq)))
-
-    def attempts(self, intent_id: str) -> list[str]:
-        with self.rt.store.read() as conn:
-            query = (
-                select(attempts.c.outcome).where(attempts.c.intent_id == intent_id).order_by(attempts.c.id)
-            )
-            return list(conn.scalars(query))
-
-
 @pytest.fixture
 def make_world(tmp_path, database_url, fake_twilio, clock) -> Iterator[Callable[..., World]]:
     built: list[World] = []
 
     def make(**overrides: Any) -> World:
-        (tmp_path / "policy.yaml").write_text(POLICY)
-        settings = Settings(
-            database_url=database_url,
-            policy=str(tmp_path / "policy.yaml"),
-            public_url="http://127.0.0.1:9",
+        world = start_world(
+            tmp_path,
+            database_url,
+            POLICY,
+            [make_case(push_token=None)],
+            clock,
             min_backoff_ms=20,
             ambiguous_after_seconds=600,
             **{**fake_twilio.settings(), **overrides},
         )
-        rt = build_runtime(settings, clock=lambda: clock[0])
-        runner = Embedded(rt, threads=2)
-        runner.start()
-        with rt.store.write() as conn:
-            rt.store.upsert_cases(conn, [make_case(push_token=None)], T0)
-        built.append(World(rt, runner, clock))
-        return built[-1]
+        built.append(world)
+        return world
 
     yield make
     for world in built:
-        world.runner.stop()
-        world.rt.close()
+        world.close()
 
 
 #: Long enough after an ambiguous send for the sweeper to stop waiting for a status callback.
@@ -281,7 +252,7 @@ def test_a_timed_out_text_twilio_took_is_marked_sent_by_the_sweeper_and_never_se
     w.step(OVERDUE)
     [sms] = w.intents()
     assert (sms.state, sms.reason, sms.provider_id) == ("sent", "reconciled", fake_twilio.messages[0].sid)
-    assert w.attempts(sms.intent_id)[-1] == "reconciled_sent"
+    assert w.outcomes(sms.intent_id)[-1] == "reconciled_sent"
     # Then more sweeps and ticks never send it again; the ladder goes on to the call
     for _ in range(4):
         w.step(timedelta(hours=12))
@@ -305,7 +276,7 @@ def test_a_text_lost_before_twilio_read_it_is_reconciled_as_unsent_and_delivered
     w.step(OVERDUE)
     [sms] = w.intents()
     assert sms.state == "sent" and fake_twilio.count_for(sms.intent_id) == 1
-    assert w.attempts(sms.intent_id)[-2:] == ["reconciled_unsent", "sent"]
+    assert w.outcomes(sms.intent_id)[-2:] == ["reconciled_unsent", "sent"]
     w.step(timedelta(hours=12))
     assert fake_twilio.count_for(sms.intent_id) == 1
 
