@@ -12,7 +12,6 @@ least 60 % of the ceiling, and near-linear from 1 to 2 processes.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import subprocess
@@ -30,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, throwaway_store
 
+from dunning.testing.factories import write_portfolio
 from dunning.testing.fake_twilio import FakeTwilio
 
 HERE = Path(__file__).resolve().parent
@@ -100,35 +100,7 @@ def dunning_rate(
     """Messages per second through dunning's workers: plan every intent first, then time the workers."""
     with throwaway_store("postgresql", workdir) as url:
         (workdir / "policy.yaml").write_text(POLICY)
-        with (workdir / "cases.csv").open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                [
-                    "case_id",
-                    "debtor_id",
-                    "name",
-                    "phone",
-                    "locale",
-                    "account",
-                    "amount_due",
-                    "currency",
-                    "due_date",
-                ]
-            )
-            for i in range(count):
-                writer.writerow(
-                    [
-                        f"B-{i}",
-                        f"D-{i}",
-                        "Alex",
-                        f"+1415{5550000 + i % 10000:07d}",
-                        "en",
-                        f"4111{i:012d}",
-                        "99.00",
-                        "USD",
-                        "2026-01-01",
-                    ]
-                )
+        write_portfolio(workdir / "cases.csv", count, prefix="B-")
         env = {
             **os.environ,
             **{f"DUNNING_{k.upper()}": str(v) for k, v in fake.settings().items()},

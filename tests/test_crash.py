@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, select
 
 from dunning.core.store.schema import intents, outbox_messages
+from dunning.testing.factories import write_portfolio
 
 POLICY = """
 name: crash
@@ -22,38 +22,6 @@ ladders:
   l: {steps: [{channel: sms, template: overdue_notice, wait: 7d}]}
 """
 CASES = 1500
-
-
-def write_portfolio(path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "case_id",
-                "debtor_id",
-                "name",
-                "phone",
-                "locale",
-                "account",
-                "amount_due",
-                "currency",
-                "due_date",
-            ]
-        )
-        for i in range(CASES):
-            writer.writerow(
-                [
-                    f"K-{i}",
-                    f"D-{i}",
-                    "Alex",
-                    f"+1415555{i % 10000:04d}",
-                    "en",
-                    f"4111{i:012d}",
-                    "99.00",
-                    "USD",
-                    "2026-01-01",
-                ]
-            )
 
 
 def dunning(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -76,7 +44,7 @@ def counts(url: str) -> tuple[int, dict[str, int]]:
 def test_kill_9_mid_delivery_then_restart_delivers_every_reminder_exactly_once(tmp_path):
     # Given a portfolio being delivered by `dunning run` (embedded: in-memory broker)
     (tmp_path / "policy.yaml").write_text(POLICY)
-    write_portfolio(tmp_path / "cases.csv")
+    write_portfolio(tmp_path / "cases.csv", CASES, prefix="K-")
     url = f"sqlite:///{tmp_path / 'store.db'}"
     env = {
         **os.environ,

@@ -9,7 +9,6 @@ lost, and nothing leaves after a payment.
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 import signal
@@ -31,6 +30,7 @@ from sqlalchemy import func, select
 from dunning.core.model import TERMINAL_STATES, Event, EventKind, IntentState
 from dunning.core.store import open_store
 from dunning.core.store.schema import cases, intents
+from dunning.testing.factories import write_portfolio
 from dunning.testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.slow
@@ -46,29 +46,6 @@ ladders:
       - {channel: voice, template: overdue_call, wait: 3s}
     then: stop
 """
-
-
-def write_portfolio(path: Path, count: int) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "case_id",
-                "debtor_id",
-                "name",
-                "phone",
-                "locale",
-                "account",
-                "amount_due",
-                "currency",
-                "due_date",
-            ]
-        )
-        for i in range(count):
-            phone = f"+1415{5550000 + i:07d}"
-            writer.writerow(
-                [f"S-{i}", f"D-{i}", "Alex", phone, "en", f"4111{i:012d}", "99.00", "USD", "2026-01-01"]
-            )
 
 
 def env_of(settings: dict[str, Any]) -> dict[str, str]:
@@ -209,7 +186,7 @@ def reconcile(cluster: Cluster, fake: FakeTwilio, cases: int) -> dict[str, int]:
 def test_scheduler_and_two_workers_deliver_a_portfolio_and_reconcile_exactly(cluster, fake_twilio, tmp_path):
     # Given 2,000 overdue cases on PostgreSQL, one scheduler and two worker processes on Redis
     cases = 2000
-    write_portfolio(tmp_path / "cases.csv", cases)
+    write_portfolio(tmp_path / "cases.csv", cases, prefix="S-")
     cluster.run("import", str(tmp_path / "cases.csv"))
     cluster.start("worker", "--processes", "2", "--threads", "4")
     cluster.start("scheduler")
@@ -224,7 +201,7 @@ def test_scheduler_and_two_workers_deliver_a_portfolio_and_reconcile_exactly(clu
 
 def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(cluster, fake_twilio, tmp_path):
     cases = 1500
-    write_portfolio(tmp_path / "cases.csv", cases)
+    write_portfolio(tmp_path / "cases.csv", cases, prefix="S-")
     cluster.run("import", str(tmp_path / "cases.csv"))
     fake_twilio.slow(0.02, requests=10**6)  # a provider that takes its time, so kills land mid-send
     doomed = cluster.start("worker", "--processes", "1", "--threads", "4")
@@ -320,7 +297,7 @@ def test_redis_restarted_mid_run_loses_no_reminder(cluster, fake_twilio, tmp_pat
     url, restart = private_redis
     cluster.env["DUNNING_BROKER_URL"] = url
     cases = 1200
-    write_portfolio(tmp_path / "cases.csv", cases)
+    write_portfolio(tmp_path / "cases.csv", cases, prefix="S-")
     cluster.run("import", str(tmp_path / "cases.csv"))
     fake_twilio.slow(0.01, requests=10**6)
     cluster.start("worker", "--processes", "2", "--threads", "4")
@@ -341,7 +318,7 @@ def test_redis_restarted_mid_run_loses_no_reminder(cluster, fake_twilio, tmp_pat
 
 def test_a_provider_in_trouble_for_a_stretch_delays_but_never_duplicates(cluster, fake_twilio, tmp_path):
     cases = 800
-    write_portfolio(tmp_path / "cases.csv", cases)
+    write_portfolio(tmp_path / "cases.csv", cases, prefix="S-")
     cluster.run("import", str(tmp_path / "cases.csv"))
     # Given a provider that answers 503 for 3 seconds, rate-limits a burst, and times out some requests
     fake_twilio.outage(503, seconds=3)
@@ -364,7 +341,7 @@ def test_a_provider_rate_limit_holds_across_all_workers(cluster, fake_twilio, tm
     (tmp_path / "policy.yaml").write_text(
         POLICY.replace("      - {channel: voice, template: overdue_call, wait: 3s}\n", "")
     )
-    write_portfolio(tmp_path / "cases.csv", cases)
+    write_portfolio(tmp_path / "cases.csv", cases, prefix="S-")
     cluster.env["DUNNING_RATE_LIMITS"] = "sms=25/s"
     cluster.run("import", str(tmp_path / "cases.csv"))
     cluster.start("worker", "--processes", "2", "--threads", "8")
@@ -375,3 +352,4 @@ def test_a_provider_rate_limit_holds_across_all_workers(cluster, fake_twilio, tm
     assert len(fake_twilio.messages) == cases
     assert max(per_second.values()) <= 25 + 3, sorted(per_second.items())
     assert len(per_second) >= cases // 25 - 1
+
