@@ -353,3 +353,19 @@ def test_a_provider_rate_limit_holds_across_all_workers(cluster, fake_twilio, tm
     assert max(per_second.values()) <= 25 + 3, sorted(per_second.items())
     assert len(per_second) >= cases // 25 - 1
 
+
+def test_workers_and_scheduler_stop_promptly_on_a_burst_of_sigterms(cluster, fake_twilio, tmp_path):
+    # Given a worker (two processes) and a scheduler that have delivered a small portfolio
+    write_portfolio(tmp_path / "cases.csv", 20, prefix="S-")
+    cluster.run("import", str(tmp_path / "cases.csv"))
+    worker = cluster.start("worker", "--processes", "2", "--threads", "2")
+    scheduler = cluster.start("scheduler")
+    cluster.wait_until_settled(timeout=120)
+    # When a process manager signals their process groups again and again
+    # (each worker process is also told by its parent: signals arrive on top of each other)
+    for _ in range(30):
+        for proc in (worker, scheduler):
+            os.killpg(proc.pid, signal.SIGTERM)
+    # Then both finish on their own, cleanly, instead of hanging in a signal handler
+    assert worker.wait(timeout=60) == 0
+    assert scheduler.wait(timeout=60) == 0

@@ -10,6 +10,7 @@ the portfolio, and a double plan is harmless anyway (deterministic intent ids).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ from dunning.core.runtime.scheduler import sweep, tick
 from dunning.core.runtime.worker import attach_broker
 from dunning.core.settings import Settings, load_settings
 
-__all__ = ["run_scheduler", "run_worker_process", "run_workers"]
+__all__ = ["run_scheduler", "run_worker_process", "run_workers", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,33 @@ def _require_broker(settings: Settings) -> str:
             "(redis://... or amqp://...); `dunning run` is the embedded default"
         )
     return settings.broker_url
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Have SIGTERM and SIGINT set ``stop``, safely however they arrive.
+
+    Not by setting it in the handler: a handler runs in the main thread between
+    two bytecodes — possibly while that thread holds ``stop``'s lock, waking from
+    ``stop.wait()`` — and would then wait for that lock forever. A worker process
+    is signalled by its parent and by its process group at nearly the same
+    moment, which is when that happens. The handler only writes a byte to a
+    pipe; a thread of its own reads it and sets ``stop``.
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+
+    def relay() -> None:
+        os.read(read_fd, 1)
+        stop.set()
+
+    threading.Thread(target=relay, name="dunning-signals", daemon=True).start()
+
+    def handler(_signum: int, _frame: Any) -> None:
+        with contextlib.suppress(BlockingIOError):  # a byte is already waiting: enough
+            os.write(write_fd, b"\0")
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, handler)
 
 
 def run_worker_process(
@@ -68,8 +96,7 @@ def run_worker_process(
         broker, queues=set(dispatcher.queues_of(served)), worker_threads=threads, worker_timeout=200
     )
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     worker.start()
     log.info("worker %s serving %s with %d thread(s)", os.getpid(), ", ".join(served), threads)
     stop.wait()
@@ -123,8 +150,7 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
     rt = build_runtime(settings)
     attach_broker(rt, broker)
     stop = stop or threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)
     part = f"{settings.scheduler_partition + 1}/{max(1, settings.scheduler_partitions)}"
     log.info("scheduler %s ticking every %.1fs (partition %s)", os.getpid(), settings.tick_seconds, part)
     try:
