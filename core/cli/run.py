@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import threading
-from typing import Any
 
 import click
 
@@ -12,6 +10,7 @@ from dunning.core.cli.app import App, parse_moment
 from dunning.core.runtime import build_runtime, sweep, tick
 from dunning.core.runtime.dispatch import make_broker
 from dunning.core.runtime.embedded import Embedded
+from dunning.core.runtime.processes import stop_on_signals
 from dunning.core.runtime.runtime import system_clock
 from dunning.core.runtime.worker import attach_broker
 
@@ -72,21 +71,19 @@ def run_cmd(app: App, policy_path: str | None, dry_run: bool | None, threads: in
     runner = Embedded(rt, threads=threads)
     swept = runner.start()
     mode = "dry run (outbox)" if rt.dry_run else ", ".join(sorted(rt.channels))
+    stopping = threading.Event()
+    stop_on_signals(stopping)
+
+    def stop_when_told() -> None:
+        stopping.wait()
+        click.echo("stopping: finishing in-flight deliveries ...")
+        runner.stop()
+
+    threading.Thread(target=stop_when_told, name="dunning-stop", daemon=True).start()
     click.echo(
         f"dunning running: {mode}; ticking every {rt.settings.tick_seconds:g}s; "
         f"{swept.handed_over} unfinished reminder(s) resumed. Ctrl-C stops."
     )
-    stopping = threading.Event()
-
-    def stop(signum: int, _frame: Any) -> None:
-        if stopping.is_set():
-            return
-        stopping.set()
-        click.echo("stopping: finishing in-flight deliveries ...")
-        threading.Thread(target=runner.stop, daemon=True).start()
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
         runner.run_forever()
     finally:
