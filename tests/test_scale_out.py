@@ -35,6 +35,10 @@ from dunning.testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.slow
 
+# The text's wait outlasts a dead worker's lease (4 s) plus the wait for a status
+# callback (2 s): a text in doubt is settled by asking Twilio before the call step
+# is due, so it goes again if it never left (once the ladder has moved on, an
+# unsent text is given up as ``failed``, which these tests would rightly flag).
 POLICY = """
 name: scale
 preset: none
@@ -42,7 +46,7 @@ segments: [{name: all, ladder: l}]
 ladders:
   l:
     steps:
-      - {channel: sms, template: overdue_notice, wait: 3s}
+      - {channel: sms, template: overdue_notice, wait: 8s}
       - {channel: voice, template: overdue_call, wait: 3s}
     then: stop
 """
