@@ -14,6 +14,8 @@ decision, and its promises can be proven by property-based tests:
 The ladder's position is derived from the contacts in the history, so there
 is no state to drift: the scheduler calls ``decide`` whenever a case is due
 and turns a ``send`` action into an outbox row whose id is deterministic.
+The next step waits while a reminder is on its way, and while one that may
+or may not have left is being settled with its provider.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ __all__ = ["Action", "Decision", "assign_variant", "decide", "facts_for", "outst
 
 #: How soon a case that matches no segment is looked at again.
 RESEGMENT_AFTER = timedelta(days=1)
+#: How long past its step's wait a reminder in doubt holds the ladder while its
+#: provider is asked whether it left; after that the ladder moves on, counting it.
+SETTLE_GRACE = timedelta(days=1)
+#: How often a case held by a reminder in doubt is looked at again, in case no
+#: settlement woke it.
+SETTLE_RECHECK = timedelta(minutes=15)
 
 
 def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decision:
@@ -126,9 +134,16 @@ class _Positioned:
         if pending:
             # A reminder is on its way; the next one waits for its outcome.
             latest = pending[-1]
-            step = ctx.policy.step(latest.ladder, latest.step)
-            wait = step.wait if step else timedelta(0)
-            return self.decision((), max(ctx.now, latest.at + wait))
+            return self.decision((), max(ctx.now, latest.at + self.wait_after(latest)))
+        doubt = [c for c in ctx.case_contacts if c.status == ContactStatus.IN_DOUBT]
+        if doubt:
+            # A reminder may or may not have left, and the provider is being asked: the
+            # next step waits for the answer (settling it wakes the case), for a while.
+            latest = doubt[-1]
+            due = latest.at + self.wait_after(latest)
+            give_up = due + SETTLE_GRACE
+            if ctx.now < give_up:
+                return self.decision((), min(give_up, max(due, ctx.now + SETTLE_RECHECK)))
         position = self.position()
         if isinstance(position, Decision):
             return position
@@ -136,6 +151,10 @@ class _Positioned:
         if due > ctx.now:
             return self.decision((), due)
         return self.walk(step_index, cycle)
+
+    def wait_after(self, contact: Contact) -> timedelta:
+        step = self.ctx.policy.step(contact.ladder, contact.step)
+        return step.wait if step else timedelta(0)
 
     def position(self) -> tuple[int, int, datetime] | Decision:
         """Where the ladder stands: the next step, its cycle and when it is due."""

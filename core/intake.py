@@ -198,6 +198,8 @@ class Intake:
                 outcome = "sent"
             if values:
                 store.update_intent(conn, current.intent_id, now, **values)
+            if "state" in values and current.state == IntentState.UNKNOWN:
+                store.wake_case(conn, current.case_id, now)  # the ladder waited for this answer
             store.add_attempt(
                 conn,
                 intent_id=current.intent_id,

@@ -143,13 +143,21 @@ class ContactStatus(StrEnum):
     SENT = "sent"  #: accepted by the provider
     DELIVERED = "delivered"  #: the provider confirmed delivery
     UNKNOWN = "unknown"  #: may have been sent (ambiguous); counted, never resent
+    #: may have been sent, and the provider is being asked: the ladder waits for the answer
+    IN_DOUBT = "in_doubt"
     FAILED = "failed"  #: did not reach the debtor; fall back to the next step
     CANCELLED = "cancelled"  #: withdrawn before sending (payment, supersession)
 
 
 #: Statuses that count against caps: anything that may have reached the debtor.
 COUNTED = frozenset(
-    {ContactStatus.PENDING, ContactStatus.SENT, ContactStatus.DELIVERED, ContactStatus.UNKNOWN}
+    {
+        ContactStatus.PENDING,
+        ContactStatus.SENT,
+        ContactStatus.DELIVERED,
+        ContactStatus.UNKNOWN,
+        ContactStatus.IN_DOUBT,
+    }
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -201,6 +202,36 @@ def test_a_pending_reminder_blocks_the_next_plan(policy):
     later = datetime(2026, 12, 9, tzinfo=UTC)
     decision = decide(make_case(), History(contacts=(pending,)), policy, later)
     assert decision.actions == () and decision.next_check == later
+
+
+def test_a_text_in_doubt_holds_the_ladder_for_a_day_past_its_wait_and_an_unknown_one_does_not(policy):
+    sent_at = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    doubt = Contact(
+        intent_id="x",
+        case_id="C-1",
+        channel="sms",
+        ladder="gentle",
+        step=0,
+        cycle=0,
+        seq=0,
+        at=sent_at,
+        status=ContactStatus.IN_DOUBT,
+    )
+    push_due = sent_at + timedelta(days=2)  # the text's wait
+    # While Twilio is asked whether the text left, the push waits, looked at again every 15 minutes
+    held = decide(make_case(), History(contacts=(doubt,)), policy, push_due + timedelta(hours=2))
+    assert held.actions == () and held.next_check == push_due + timedelta(hours=2, minutes=15)
+    early = decide(make_case(), History(contacts=(doubt,)), policy, sent_at + timedelta(hours=1))
+    assert early.actions == () and early.next_check == push_due
+    last = decide(make_case(), History(contacts=(doubt,)), policy, push_due + timedelta(hours=23, minutes=50))
+    assert last.actions == () and last.next_check == push_due + timedelta(days=1)
+    # A day past the wait, the ladder moves on, counting the text as contact
+    moved = decide(make_case(), History(contacts=(doubt,)), policy, push_due + timedelta(days=1, hours=2))
+    assert [(a.kind, a.channel) for a in moved.actions] == [("send", "push")]
+    # An ambiguous send no provider can settle holds nothing
+    unknown = replace(doubt, status=ContactStatus.UNKNOWN)
+    went = decide(make_case(), History(contacts=(unknown,)), policy, push_due + timedelta(hours=2))
+    assert [(a.kind, a.channel) for a in went.actions] == [("send", "push")]
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from dunning.channels.twilio_common import LIST_PAGE
 from dunning.channels.voice import VoiceChannel
 from dunning.core.channel import OutboundMessage
 from dunning.core.errors import TransientDeliveryError
+from dunning.core.intake import Intake
 from dunning.core.settings import load_settings
 from dunning.testing.factories import make_case
 from dunning.testing.world import World, start_world
@@ -296,14 +297,40 @@ def test_when_twilio_cannot_be_read_the_sweeper_asks_again_later_and_sends_nothi
     assert sms.state == "sent" and fake_twilio.count_for(sms.intent_id) == 1
 
 
-def test_a_text_found_unsent_after_the_ladder_moved_on_is_never_sent_late(make_world, fake_twilio):
+def test_the_call_waits_for_a_text_in_doubt_and_follows_it_once_twilio_says_it_never_left(
+    make_world, fake_twilio
+):
     # Given the text was lost, and Twilio's list cannot be read for a day and a half
     fake_twilio.hang_up_unread()
     w = make_world()
     w.step()
     fake_twilio.fail_lists(503, requests=3)
     for _ in range(3):
-        w.step(timedelta(hours=12))  # meanwhile the ladder calls, a day after the text
+        w.step(timedelta(hours=12))  # the call step falls due a day after the text
+    # Then the ladder waits for the answer rather than call past a text that may never have left
+    assert [(i.channel, i.state) for i in w.intents()] == [("sms", "unknown")]
+    assert fake_twilio.records == []
+    # When Twilio can be read again and says the text never left
+    w.step(OVERDUE)
+    # Then the text goes, once, and the call follows it a day later
+    assert [(i.channel, i.state) for i in w.intents()] == [("sms", "sent")]
+    w.step(timedelta(days=1))
+    assert [(i.channel, i.state) for i in w.intents()] == [("sms", "sent"), ("voice", "sent")]
+    assert [r.kind for r in fake_twilio.records] == ["message", "call"]
+    assert fake_twilio.records[1].at - fake_twilio.records[0].at >= timedelta(days=1).total_seconds()
+
+
+def test_a_text_in_doubt_past_a_day_of_grace_no_longer_holds_the_ladder_and_is_never_sent_late(
+    make_world, fake_twilio
+):
+    # Given the text was lost, and Twilio's list cannot be read for three days
+    fake_twilio.hang_up_unread()
+    w = make_world()
+    w.step()
+    fake_twilio.fail_lists(503, requests=6)
+    for _ in range(6):
+        w.step(timedelta(hours=12))
+    # Then, a day past the text's wait, the ladder moves on and calls (counting the text as contact)
     assert [(i.channel, i.state) for i in w.intents()] == [("sms", "unknown"), ("voice", "sent")]
     # When Twilio can be read again and says the text never left
     w.step(OVERDUE)
@@ -311,3 +338,24 @@ def test_a_text_found_unsent_after_the_ladder_moved_on_is_never_sent_late(make_w
     sms = w.intents()[0]
     assert (sms.state, sms.reason) == ("failed", "never_sent")
     assert fake_twilio.messages == []
+
+
+def test_a_status_callback_settling_a_text_in_doubt_lets_the_waiting_call_go_at_once(make_world, fake_twilio):
+    # Given a text Twilio took but whose answer timed out, and Twilio's list cannot be read
+    fake_twilio.slow(3.0)
+    w = make_world(twilio_timeout=0.5)
+    w.step()
+    [sms] = w.intents()
+    fake_twilio.fail_lists(503, requests=1)
+    w.step(timedelta(days=1, minutes=1))  # the call step is due, and waits for the text
+    assert [(i.channel, i.state) for i in w.intents()] == [("sms", "unknown")]
+    # When Twilio's status callback says the text was delivered
+    w.clock[0] += timedelta(minutes=1)
+    outcome = Intake(w.rt).delivery_status(
+        intent_id=sms.intent_id, provider_id=fake_twilio.messages[0].sid, status="delivered"
+    )
+    assert outcome == "delivered"
+    # Then the call goes at the next tick, not at the next periodic look at the case
+    w.step()
+    assert [(i.channel, i.state) for i in w.intents()] == [("sms", "delivered"), ("voice", "sent")]
+    assert fake_twilio.count_for(sms.intent_id) == 1

@@ -35,10 +35,9 @@ from dunning.testing.fake_twilio import FakeTwilio
 
 pytestmark = pytest.mark.slow
 
-# The text's wait outlasts a dead worker's lease (4 s) plus the wait for a status
-# callback (2 s): a text in doubt is settled by asking Twilio before the call step
-# is due, so it goes again if it never left (once the ladder has moved on, an
-# unsent text is given up as ``failed``, which these tests would rightly flag).
+# A text left in doubt by a killed worker holds the ladder until the sweeper has
+# settled it with Twilio, however long it waited in the queue: the call never
+# overtakes it, and a text that never left goes again.
 POLICY = """
 name: scale
 preset: none
@@ -46,7 +45,7 @@ segments: [{name: all, ladder: l}]
 ladders:
   l:
     steps:
-      - {channel: sms, template: overdue_notice, wait: 8s}
+      - {channel: sms, template: overdue_notice, wait: 3s}
       - {channel: voice, template: overdue_call, wait: 3s}
     then: stop
 """
@@ -246,6 +245,12 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_sends_nothing_twice(clus
         if case_of.get(r.intent_id) in paid_at and r.at > paid_at[case_of[r.intent_id]]
     ]
     assert not late, late[:3]
+    # And no call overtook its case's text, not even a text the killed worker left in doubt
+    first_kind: dict[str, str] = {}
+    for record in sorted(fake_twilio.records, key=lambda r: r.received):
+        first_kind.setdefault(case_of[record.intent_id], record.kind)
+    overtaken = [case_id for case_id, kind in first_kind.items() if kind != "message"]
+    assert not overtaken, overtaken[:3]
     print(f"\nworker killed; all intents settled {recovery:.1f} s later ({time.monotonic() - killed:.1f} s)")
 
 

@@ -101,7 +101,7 @@ def _take(
             store.cancel_intents(conn, [intent_id], reason, now)
             return Delivery(Outcome.CANCELLED, reason)
         case, _status = loaded
-        history = store.histories(conn, [case])[case.case_id]
+        history = store.histories(conn, [case], rt.settling)[case.case_id]
         verdict = recheck(case, history, rt.policy, channel=intent.channel, intent_id=intent_id, now=now)
         if verdict is not None:
             return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)

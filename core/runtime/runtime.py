@@ -60,6 +60,11 @@ class Runtime:
     def channel(self, name: str) -> Channel | None:
         return self.channels.get(name)
 
+    @property
+    def settling(self) -> frozenset[str]:
+        """Channels whose provider can be asked whether an ambiguous send left."""
+        return frozenset(name for name, channel in self.channels.items() if channel.can_reconcile)
+
     def close(self) -> None:
         for channel in self.channels.values():
             channel.close()

@@ -62,7 +62,7 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
     while limit is None or report.cases < limit:
         with rt.store.read() as conn:
             page = rt.store.due_cases(conn, now, batch, partitions, after)
-            histories = rt.store.histories(conn, [due.case for due in page])
+            histories = rt.store.histories(conn, [due.case for due in page], rt.settling)
         if not page:
             break
         after = (page[-1].next_check_at, page[-1].case.case_id)
@@ -256,11 +256,12 @@ def _reconcile(rt: Runtime, now: datetime, report: SweepReport) -> None:
     """Settle ambiguous sends that no status callback settled: ask the provider.
 
     Sent → the intent is ``sent``. Surely not sent → it goes again if it is
-    still the case's latest reminder and has attempts left (else it is marked
-    failed: the ladder has moved on). The provider cannot tell yet → ask again
-    next time.
+    still the case's latest reminder and has attempts left (the ladder waits
+    for a reminder in doubt, up to a day past its step's wait); else it is
+    marked failed, since the ladder has moved on. The provider cannot tell yet
+    → ask again next time. Either answer wakes the case.
     """
-    able = [name for name, channel in rt.channels.items() if channel.can_reconcile]
+    able = sorted(rt.settling)
     before = now - timedelta(seconds=rt.settings.ambiguous_after_seconds)
     with rt.store.read() as conn:
         rows = rt.store.to_reconcile(conn, before, able)

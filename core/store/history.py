@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -48,8 +48,17 @@ def event_from_row(row: Row[Any]) -> Event:
     )
 
 
-def contact_from_row(row: Row[Any]) -> Contact:
+def contact_from_row(row: Row[Any], settling: Collection[str] = ()) -> Contact:
+    """The engine's view of an outbox row.
+
+    An ambiguous send on a channel in ``settling`` (one whose provider can be
+    asked whether it left) is in doubt rather than unknown: the ladder waits
+    for the answer instead of moving past a text that may never have left.
+    """
     m = row._mapping
+    status = _STATUS[IntentState(m["state"])]
+    if status == ContactStatus.UNKNOWN and m["channel"] in settling:
+        status = ContactStatus.IN_DOUBT
     return Contact(
         intent_id=m["intent_id"],
         case_id=m["case_id"],
@@ -59,7 +68,7 @@ def contact_from_row(row: Row[Any]) -> Contact:
         cycle=m["cycle"],
         seq=m["seq"],
         at=m["contact_at"],
-        status=_STATUS[IntentState(m["state"])],
+        status=status,
         connected=bool(m["connected"]),
     )
 
@@ -67,7 +76,10 @@ def contact_from_row(row: Row[Any]) -> Contact:
 class HistoryMixin(StoreBase):
     """Histories for many cases at once: two queries per chunk of debtors."""
 
-    def histories(self, conn: Connection, batch: Sequence[Case]) -> dict[str, History]:
+    def histories(
+        self, conn: Connection, batch: Sequence[Case], settling: Collection[str] = ()
+    ) -> dict[str, History]:
+        """Each case's history; ``settling`` names the channels whose ambiguous sends can be settled."""
         by_debtor: dict[str, list[Case]] = defaultdict(list)
         for case in batch:
             by_debtor[case.debtor_id].append(case)
@@ -81,7 +93,7 @@ class HistoryMixin(StoreBase):
             ):
                 debtor_events[row.debtor_id].append(event_from_row(row))
             for row in conn.execute(select(intents).where(intents.c.debtor_id.in_(chunk))):
-                debtor_contacts[row.debtor_id].append(contact_from_row(row))
+                debtor_contacts[row.debtor_id].append(contact_from_row(row, settling))
         out = {}
         for debtor_id, its_cases in by_debtor.items():
             contacts = tuple(debtor_contacts[debtor_id])
