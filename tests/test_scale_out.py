@@ -356,11 +356,18 @@ def test_a_provider_rate_limit_holds_across_all_workers(cluster, fake_twilio, tm
     cluster.start("worker", "--processes", "2", "--threads", "8")
     cluster.start("scheduler")
     cluster.wait_until_settled(timeout=240)
-    # Then no second of the provider's clock saw more than the limit (plus clock-edge slack)
-    per_second = Counter(int(r.at) for r in fake_twilio.messages)
+    # Then the provider never saw the workers get ahead of the limit. The limit counts calls per
+    # second of the workers' clock when they are allowed; a call allowed late in one second may
+    # reach the provider in the next, so any k seconds of the provider's clock hold at most what
+    # k + 1 seconds allow.
     assert len(fake_twilio.messages) == cases
-    assert max(per_second.values()) <= 25 + 3, sorted(per_second.items())
-    assert len(per_second) >= cases // 25 - 1
+    per_second = Counter(int(r.at) for r in fake_twilio.messages)
+    first, last = min(per_second), max(per_second)
+    counts = [per_second.get(second, 0) for second in range(first, last + 1)]
+    for k in range(1, len(counts) + 1):
+        busiest = max(sum(counts[i : i + k]) for i in range(len(counts) - k + 1))
+        assert busiest <= 25 * (k + 1), (k, busiest, counts)
+    assert last - first + 1 >= cases // 25 - 1, counts
 
 
 def test_workers_and_scheduler_stop_promptly_on_a_burst_of_sigterms(cluster, fake_twilio, tmp_path):
