@@ -249,6 +249,9 @@ class RecordingEndpoint(FakeServer):
 def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        #: The status line and headers go in one write and the body in another; with Nagle's
+        #: algorithm on, the body would wait for the client's delayed ACK (some 40 ms a request).
+        disable_nagle_algorithm = True
 
         def setup(self) -> None:
             super().setup()
