@@ -100,3 +100,51 @@ def test_a_debtor_with_three_loans_due_in_one_tick_is_planned_within_the_person_
         assert report.actions["defer"] == 1
     finally:
         rt.close()
+
+
+def test_delivery_messages_carry_the_case_and_older_or_wrong_ones_never_send_twice(tmp_path, database_url):
+    from dramatiq import Message
+
+    from dunning.core.runtime import deliver, tick
+    from dunning.core.runtime.delivery import Outcome
+
+    (tmp_path / "p.yaml").write_text(POLICY)
+    now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    settings = Settings(database_url=database_url, policy=str(tmp_path / "p.yaml"))
+    rt = build_runtime(settings, clock=lambda: now, dry_run=True)
+    runner = Embedded(rt, threads=1)  # its worker not started yet: this test delivers by hand
+    try:
+        with rt.store.write() as conn:
+            rt.store.upsert_cases(
+                conn, [make_case(case_id=f"C-{i}", debtor_id=f"D-{i}") for i in range(3)], now
+            )
+        # Given the scheduler hands three texts to the broker
+        assert tick(rt, now).handed_over == 3
+        queue = runner.broker.queues[runner.dispatcher.specs["sms"].queue_name]
+        messages = []
+        for _ in range(3):
+            messages.append(Message.decode(queue.get_nowait()))
+            queue.task_done()
+        # Then each message names its intent and its case
+        with rt.store.read() as conn:
+            case_of = dict(conn.execute(select(intents.c.intent_id, intents.c.case_id)).all())
+        assert sorted(tuple(m.args) for m in messages) == sorted(case_of.items())
+        first, second, third = sorted(case_of)
+        # A message naming another case sends nothing (it would hold the wrong case's gate)
+        assert deliver(rt, first, case_of[second]).outcome == Outcome.SKIPPED
+        # A message from an earlier version, by intent id alone, is delivered
+        assert deliver(rt, second).outcome == Outcome.SENT
+        assert deliver(rt, third, case_of[third]).outcome == Outcome.SENT
+        # And repeats of either kind send nothing again
+        assert deliver(rt, second, case_of[second]).outcome == Outcome.SKIPPED
+        assert deliver(rt, third).outcome == Outcome.SKIPPED
+        # When the runner starts, the intent the wrong message named is handed over again, and goes once
+        assert runner.start().handed_over == 1
+        runner.drain()
+        with rt.store.read() as conn:
+            sent = conn.execute(select(outbox_messages.c.case_id)).scalars().all()
+            states = dict(conn.execute(select(intents.c.state, func.count()).group_by(intents.c.state)).all())
+        assert sorted(sent) == sorted(case_of.values()) and states == {"sent": 3}
+    finally:
+        runner.stop()
+        rt.close()

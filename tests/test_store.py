@@ -445,7 +445,7 @@ def test_given_intents_in_every_state_when_handing_over_then_only_due_planned_an
     with store.read() as conn:
         handed = store.to_hand_over(conn, now, stale)
     # Then: the planned intent whose time has come, and the one the broker lost
-    assert sorted(handed) == sorted([(due_planned, "sms"), (lost, "push")])
+    assert sorted(handed) == sorted([(due_planned, "sms", case.case_id), (lost, "push", case.case_id)])
 
 
 def test_given_workers_that_died_when_leases_expire_then_only_never_called_intents_are_retried(store):
@@ -485,7 +485,7 @@ def test_given_workers_that_died_when_leases_expire_then_only_never_called_inten
         alive: IntentState.SENDING,
     }
     with store.read() as conn:
-        handed = [intent_id for intent_id, _ in store.to_hand_over(conn, now, timedelta(minutes=5))]
+        handed = [intent_id for intent_id, *_ in store.to_hand_over(conn, now, timedelta(minutes=5))]
     assert handed == [before_call]
     _, history = history_of(store, "C-1")
     assert {c.intent_id: c.status for c in history.contacts}[during_call] == ContactStatus.UNKNOWN

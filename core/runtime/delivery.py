@@ -69,15 +69,21 @@ class Delivery:
 _TAKEABLE = (IntentState.PLANNED, IntentState.ENQUEUED)
 
 
-def deliver(rt: Runtime, intent_id: str) -> Delivery:
-    """Deliver one intent if it is still due; see the module docstring."""
+def deliver(rt: Runtime, intent_id: str, case_id: str | None = None) -> Delivery:
+    """Deliver one intent if it is still due; see the module docstring.
+
+    ``case_id`` (the broker message carries it) names the case gate to take;
+    without it the intent is looked up first.
+    """
     store = rt.store
-    with store.read() as conn:
-        row = store.intent(conn, intent_id)
-    if row is None or row.state not in _TAKEABLE:
-        return Delivery(Outcome.SKIPPED, None if row is None else row.state)
-    with store.connection() as conn, store.gate.shared(conn, row.case_id):
-        taken = _take(rt, conn, intent_id)
+    if case_id is None:
+        with store.read() as conn:
+            row = store.intent(conn, intent_id)
+        if row is None or row.state not in _TAKEABLE:
+            return Delivery(Outcome.SKIPPED, None if row is None else row.state)
+        case_id = row.case_id
+    with store.connection() as conn, store.gate.shared(conn, case_id):
+        taken = _take(rt, conn, intent_id, case_id)
         if isinstance(taken, Delivery):
             return taken
         intent, case, channel, message = taken
@@ -85,7 +91,7 @@ def deliver(rt: Runtime, intent_id: str) -> Delivery:
 
 
 def _take(
-    rt: Runtime, conn: Connection, intent_id: str
+    rt: Runtime, conn: Connection, intent_id: str, case_id: str
 ) -> Delivery | tuple[Any, Case, Channel, OutboundMessage]:
     """Lock the intent, re-check it against the freshest history, render it, and lease it."""
     store = rt.store
@@ -94,6 +100,9 @@ def _take(
         intent = store.intent(conn, intent_id, lock=True)
         if intent is None or intent.state not in _TAKEABLE:
             return Delivery(Outcome.SKIPPED, None if intent is None else intent.state)
+        if intent.case_id != case_id:  # a message naming the wrong case holds the wrong gate
+            log.error("intent %s belongs to another case than its message says; not sent", intent_id)
+            return Delivery(Outcome.SKIPPED, "wrong_case")
         loaded = store.load_cases(conn, [intent.case_id]).get(intent.case_id)
         channel = rt.channel(intent.channel)
         if loaded is None or channel is None:

@@ -19,9 +19,12 @@ from dramatiq.brokers.stub import StubBroker
 from dunning.core.channel import ChannelSpec
 from dunning.core.settings import Settings
 
-__all__ = ["Dispatcher", "actor_name", "make_broker"]
+__all__ = ["Dispatcher", "Handover", "actor_name", "make_broker"]
 
 log = logging.getLogger(__name__)
+
+#: An intent to hand to the broker: (intent_id, channel, case_id).
+Handover = tuple[str, str, str]
 
 
 def make_broker(url: str | None) -> dramatiq.Broker:
@@ -64,25 +67,28 @@ class Dispatcher:
     def queues_of(self, channels: Sequence[str]) -> list[str]:
         return sorted({self.specs[name].queue_name for name in channels})
 
-    def enqueue(self, intent_id: str, channel: str, delay_ms: int | None = None) -> None:
+    def enqueue(
+        self, intent_id: str, channel: str, case_id: str | None = None, delay_ms: int | None = None
+    ) -> None:
+        """Hand one intent over; its case id lets the worker take the case gate without a lookup."""
         spec = self.specs[channel]
         message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=spec.queue_name,
             actor_name=actor_name(channel),
-            args=(intent_id,),
+            args=(intent_id,) if case_id is None else (intent_id, case_id),
             kwargs={},
             options={},
         )
         self.broker.enqueue(message, delay=delay_ms)
 
-    def enqueue_many(self, items: Sequence[tuple[str, str]]) -> list[str]:
-        """Enqueue (intent_id, channel) pairs; return the ids handed over."""
+    def enqueue_many(self, items: Sequence[Handover]) -> list[str]:
+        """Enqueue (intent_id, channel, case_id) triples; return the ids handed over."""
         done = []
-        for intent_id, channel in items:
+        for intent_id, channel, case_id in items:
             if channel not in self.specs:
                 log.warning("intent %s is for channel %r, which is not available here", intent_id, channel)
                 continue
-            self.enqueue(intent_id, channel)
+            self.enqueue(intent_id, channel, case_id)
             done.append(intent_id)
         return done
 

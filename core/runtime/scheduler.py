@@ -19,6 +19,7 @@ from typing import Any
 from dunning.core.engine import Decision, decide
 from dunning.core.errors import DeliveryError
 from dunning.core.model import Case, Contact, ContactStatus, History, IntentState
+from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.cases import DueCase
 
@@ -93,8 +94,8 @@ def _decide_batch(
     for _case, decision in fresh:
         report.actions.update(a.kind for a in decision.actions)
     if planned:
-        channel_of = {a.intent_id: a.channel for _c, d in fresh for a in d.sends}
-        report.handed_over += hand_over(rt, [(i, channel_of[i] or "") for i in planned], now)
+        going = {a.intent_id: (a.channel or "", c.case_id) for c, d in fresh for a in d.sends}
+        report.handed_over += hand_over(rt, [(i, *going[i]) for i in planned], now)
 
 
 def _decide_in_order(
@@ -202,7 +203,7 @@ def _audit_rows(decision: Decision) -> list[dict[str, Any]]:
     return rows
 
 
-def hand_over(rt: Runtime, items: Sequence[tuple[str, str]], now: datetime) -> int:
+def hand_over(rt: Runtime, items: Sequence[Handover], now: datetime) -> int:
     """Give intents to the broker, then mark them enqueued; a broker failure leaves them planned."""
     if rt.dispatcher is None or not items:
         return 0
@@ -244,7 +245,7 @@ def sweep(rt: Runtime, now: datetime | None = None, *, requeue_after: timedelta 
             due = [item for item in rt.store.to_hand_over(conn, now, stale) if item[0] not in seen]
         if not due:
             break
-        seen.update(intent_id for intent_id, _ in due)
+        seen.update(item[0] for item in due)
         handed = hand_over(rt, due, now)
         report.handed_over += handed
         if handed < len(due):

@@ -16,8 +16,8 @@ __all__ = ["attach_broker", "delivery_actor"]
 def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
     """The body of a channel's delivery actor: deliver, or hand the intent over again later."""
 
-    def dunning_deliver(intent_id: str) -> None:
-        result = deliver(rt, intent_id)
+    def dunning_deliver(intent_id: str, case_id: str | None = None) -> None:
+        result = deliver(rt, intent_id, case_id)
         if result.outcome == Outcome.RETRY:
             raise dramatiq.Retry(
                 message=f"transient: {result.reason}", delay=int((result.retry_after or 1) * 1000)

@@ -74,10 +74,10 @@ class OutboxMixin(StoreBase):
 
     def to_hand_over(
         self, conn: Connection, now: datetime, stale: timedelta, limit: int = 1000
-    ) -> list[tuple[str, str]]:
-        """(intent_id, channel) of intents due to go to the broker: never handed over, or lost."""
+    ) -> list[tuple[str, str, str]]:
+        """(intent_id, channel, case_id) of intents due to go to the broker: never handed over, or lost."""
         query = (
-            select(intents.c.intent_id, intents.c.channel)
+            select(intents.c.intent_id, intents.c.channel, intents.c.case_id)
             .where(
                 or_(
                     and_(intents.c.state == IntentState.PLANNED, intents.c.not_before <= now),
@@ -87,7 +87,7 @@ class OutboxMixin(StoreBase):
             .order_by(intents.c.not_before)
             .limit(limit)
         )
-        return [(row.intent_id, row.channel) for row in conn.execute(query)]
+        return [(row.intent_id, row.channel, row.case_id) for row in conn.execute(query)]
 
     def expire_leases(self, conn: Connection, now: datetime) -> tuple[list[str], list[str]]:
         """Take back intents whose worker died: (requeued, ambiguous) ids.
