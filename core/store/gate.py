@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, text
 
@@ -51,17 +52,14 @@ class PostgresGate(CaseGate):
 
     @contextlib.contextmanager
     def shared(self, conn: Connection, case_id: str) -> Iterator[None]:
-        key = gate_key(case_id)
-        conn.execute(text("SELECT pg_advisory_lock_shared(:k)"), {"k": key})
-        if conn.in_transaction():
-            conn.commit()
+        key = {"k": gate_key(case_id)}
+        _outside_transaction(conn, _LOCK_SHARED, key)
         try:
             yield
         finally:
             if conn.in_transaction():
                 conn.rollback()
-            conn.execute(text("SELECT pg_advisory_unlock_shared(:k)"), {"k": key})
-            conn.commit()
+            _outside_transaction(conn, _UNLOCK_SHARED, key)
 
     @contextlib.contextmanager
     def exclusive(self, conn: Connection, case_ids: Sequence[str]) -> Iterator[None]:
@@ -69,6 +67,21 @@ class PostgresGate(CaseGate):
         for key in sorted({gate_key(case_id) for case_id in case_ids}):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         yield
+
+
+_LOCK_SHARED = text("SELECT pg_advisory_lock_shared(:k)")
+_UNLOCK_SHARED = text("SELECT pg_advisory_unlock_shared(:k)")
+
+
+def _outside_transaction(conn: Connection, statement: Any, params: dict[str, Any]) -> None:
+    """Run one statement in autocommit: a session lock needs no BEGIN and COMMIT round trips."""
+    default = conn.default_isolation_level
+    conn.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        conn.execute(statement, params)
+        conn.commit()
+    finally:
+        conn.execution_options(isolation_level=default)
 
 
 class _RWLock:
