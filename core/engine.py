@@ -135,22 +135,32 @@ class _Positioned:
             # A reminder is on its way; the next one waits for its outcome.
             latest = pending[-1]
             return self.decision((), max(ctx.now, latest.at + self.wait_after(latest)))
-        doubt = [c for c in ctx.case_contacts if c.status == ContactStatus.IN_DOUBT]
-        if doubt:
-            # A reminder may or may not have left, and the provider is being asked: the
-            # next step waits for the answer (settling it wakes the case), for a while.
-            latest = doubt[-1]
-            due = latest.at + self.wait_after(latest)
-            give_up = due + SETTLE_GRACE
-            if ctx.now < give_up:
-                return self.decision((), min(give_up, max(due, ctx.now + SETTLE_RECHECK)))
         position = self.position()
         if isinstance(position, Decision):
             return position
         step_index, cycle, due = position
         if due > ctx.now:
             return self.decision((), due)
+        settling = self.settling_until()
+        if settling is not None:
+            return self.decision((), settling)
         return self.walk(step_index, cycle)
+
+    def settling_until(self) -> datetime | None:
+        """When to look again at a case whose next step waits for a reminder in doubt.
+
+        The reminder may or may not have left and its provider is being asked;
+        settling it wakes the case. After a day past its step's wait the ladder
+        moves on (None), counting it as contact.
+        """
+        doubt = [c for c in self.ctx.case_contacts if c.status == ContactStatus.IN_DOUBT]
+        if not doubt:
+            return None
+        latest = doubt[-1]
+        give_up = latest.at + self.wait_after(latest) + SETTLE_GRACE
+        if self.ctx.now >= give_up:
+            return None
+        return min(give_up, self.ctx.now + SETTLE_RECHECK)
 
     def wait_after(self, contact: Contact) -> timedelta:
         step = self.ctx.policy.step(contact.ladder, contact.step)

@@ -228,6 +228,12 @@ def test_a_text_in_doubt_holds_the_ladder_for_a_day_past_its_wait_and_an_unknown
     # A day past the wait, the ladder moves on, counting the text as contact
     moved = decide(make_case(), History(contacts=(doubt,)), policy, push_due + timedelta(days=1, hours=2))
     assert [(a.kind, a.channel) for a in moved.actions] == [("send", "push")]
+    # A promise made meanwhile is held as a promise, whatever the text's fate
+    promised = ev("promise", "2026-12-04T09:00:00", date=date(2026, 12, 10))
+    promise = decide(
+        make_case(), History(events=(promised,), contacts=(doubt,)), policy, push_due + timedelta(hours=4)
+    )
+    assert promise.status == "held" and [(a.kind, a.rule) for a in promise.actions] == [("hold", "promise")]
     # An ambiguous send no provider can settle holds nothing
     unknown = replace(doubt, status=ContactStatus.UNKNOWN)
     went = decide(make_case(), History(contacts=(unknown,)), policy, push_due + timedelta(hours=2))
