@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 
 from dunning.core.engine import outstanding
 from dunning.core.errors import InputError
@@ -859,6 +860,55 @@ def test_given_a_send_in_flight_when_its_case_is_paid_then_the_payment_waits_for
     assert payer.error is None
     assert payer.committed_at is not None and payer.committed_at > released_at
     assert status(store, "C-1") == "paid"
+
+
+def test_a_case_woken_between_a_tick_s_read_and_its_write_is_looked_at_again(store):
+    put(store, make_case())
+    now = T0 + timedelta(days=1)
+    # Given a tick has read the due case
+    with store.read() as conn:
+        [due] = store.due_cases(conn, now, 10)
+    # When a delivery outcome (a failed text, say) wakes it for its fallback before the tick writes
+    woken = now + timedelta(seconds=1)
+    with store.write() as conn:
+        store.wake_case(conn, "C-1", woken)
+    # Then the tick's decision from the older read (look again in two days) does not bury the wake
+    row = {
+        "case_id": "C-1",
+        "status": "open",
+        "segment": "all",
+        "ladder": "l",
+        "next_check_at": now + timedelta(days=2),
+        "updated_at": now + timedelta(seconds=2),
+    }
+    with store.write() as conn:
+        assert store.set_case_state(conn, [row], {"C-1": due.updated_at}) == set()
+    with store.read() as conn:
+        assert [d.case.case_id for d in store.due_cases(conn, woken, 10)] == ["C-1"]
+
+
+def test_on_postgresql_a_gate_that_cannot_be_taken_raises_the_database_s_error_and_holds_nothing(
+    postgres_url,
+):
+    store = open_store(postgres_url)
+    try:
+        put(store, make_case())
+        # Given a payment holding C-1's gate, and a delivery that waits at most 100 ms for a lock
+        with store.write() as payer, store.gate.exclusive(payer, ["C-1"]), store.connection() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '100ms'")
+            conn.commit()
+            # When the delivery cannot take the gate, Then it fails with the database's own error
+            with pytest.raises(OperationalError, match="lock timeout"), store.gate.shared(conn, "C-1"):
+                pytest.fail("the gate was taken while a payment held it")
+            # And its connection is back to transactions as usual, holding no lock of the gate
+            assert conn.get_isolation_level() == conn.default_isolation_level
+            held = conn.scalar(
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
+            )
+            assert held == 0
+            conn.rollback()
+    finally:
+        store.dispose()
 
 
 def test_given_a_send_in_flight_when_another_case_is_paid_then_that_payment_is_not_held_up(store):

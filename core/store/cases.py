@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import case as sql_case
 
 from dunning.core.model import Case
 from dunning.core.store.base import StoreBase
@@ -297,13 +298,17 @@ class CasesMixin(StoreBase):
         return written
 
     def wake_case(self, conn: Connection, case_id: str, at: datetime) -> None:
-        """Have the scheduler look at a live case again at ``at`` (or sooner)."""
+        """Have the scheduler look at a live case again at ``at`` (or sooner).
+
+        The case's version changes too, so a tick that read it before this
+        wake leaves it alone rather than write back a later check over it.
+        """
+        sooner = or_(cases.c.next_check_at.is_(None), cases.c.next_check_at > at)
         conn.execute(
             update(cases)
-            .where(
-                cases.c.case_id == case_id,
-                cases.c.status.in_(LIVE),
-                or_(cases.c.next_check_at.is_(None), cases.c.next_check_at > at),
+            .where(cases.c.case_id == case_id, cases.c.status.in_(LIVE))
+            .values(
+                next_check_at=sql_case((sooner, at), else_=cases.c.next_check_at),
+                updated_at=at,
             )
-            .values(next_check_at=at)
         )

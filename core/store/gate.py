@@ -57,9 +57,13 @@ class PostgresGate(CaseGate):
         try:
             yield
         finally:
-            if conn.in_transaction():
-                conn.rollback()
-            _outside_transaction(conn, _UNLOCK_SHARED, key)
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                _outside_transaction(conn, _UNLOCK_SHARED, key)
+            except Exception:
+                conn.invalidate()  # a pooled session must not keep the lock: closing it releases it
+                raise
 
     @contextlib.contextmanager
     def exclusive(self, conn: Connection, case_ids: Sequence[str]) -> Iterator[None]:
@@ -79,8 +83,9 @@ def _outside_transaction(conn: Connection, statement: Any, params: dict[str, Any
     conn.execution_options(isolation_level="AUTOCOMMIT")
     try:
         conn.execute(statement, params)
-        conn.commit()
     finally:
+        if conn.in_transaction():
+            conn.rollback()  # in autocommit this only ends SQLAlchemy's own transaction, failed or not
         conn.execution_options(isolation_level=default)
 
 
