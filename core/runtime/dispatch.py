@@ -68,7 +68,7 @@ class Dispatcher:
         return sorted({self.specs[name].queue_name for name in channels})
 
     def enqueue(
-        self, intent_id: str, channel: str, case_id: str | None = None, delay_ms: int | None = None
+        self, intent_id: str, channel: str, *, case_id: str | None = None, delay_ms: int | None = None
     ) -> None:
         """Hand one intent over; its case id lets the worker take the case gate without a lookup."""
         spec = self.specs[channel]
@@ -88,7 +88,7 @@ class Dispatcher:
             if channel not in self.specs:
                 log.warning("intent %s is for channel %r, which is not available here", intent_id, channel)
                 continue
-            self.enqueue(intent_id, channel, case_id)
+            self.enqueue(intent_id, channel, case_id=case_id)
             done.append(intent_id)
         return done
 
