@@ -15,6 +15,15 @@ from sqlalchemy import create_engine, text
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
+#: One text a week apart: every planned reminder is a first SMS (the delivery benchmarks).
+ONE_TEXT_POLICY = """
+name: bench
+preset: none
+segments: [{name: all, ladder: l}]
+ladders:
+  l: {steps: [{channel: sms, template: overdue_notice, wait: 7d}]}
+"""
+
 
 def machine() -> str:
     """Cores, CPU model, memory and Python: printed with every figure."""

@@ -27,20 +27,13 @@ from dramatiq.brokers.redis import RedisBroker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, throwaway_store
+from common import ONE_TEXT_POLICY, machine, throwaway_store
 
 from dunning.testing.factories import write_portfolio
 from dunning.testing.fake_twilio import FakeTwilio
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-POLICY = """
-name: bench
-preset: none
-segments: [{name: all, ladder: l}]
-ladders:
-  l: {steps: [{channel: sms, template: overdue_notice, wait: 7d}]}
-"""
 
 
 def wait_for(fake: FakeTwilio, count: int, timeout: float) -> float:
@@ -99,7 +92,7 @@ def dunning_rate(
 ) -> float:
     """Messages per second through dunning's workers: plan every intent first, then time the workers."""
     with throwaway_store("postgresql", workdir) as url:
-        (workdir / "policy.yaml").write_text(POLICY)
+        (workdir / "policy.yaml").write_text(ONE_TEXT_POLICY)
         write_portfolio(workdir / "cases.csv", count, prefix="B-")
         env = {
             **os.environ,

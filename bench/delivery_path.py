@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, throwaway_store
+from common import ONE_TEXT_POLICY, machine, throwaway_store
 
 from dunning.channels.sms import SmsChannel
 from dunning.core.channel import OutboundMessage
@@ -37,14 +37,6 @@ from dunning.core.settings import load_settings
 from dunning.core.store.schema import intents
 from dunning.testing.factories import write_portfolio
 from dunning.testing.fake_twilio import FakeTwilio
-
-POLICY = """
-name: bench
-preset: none
-segments: [{name: all, ladder: l}]
-ladders:
-  l: {steps: [{channel: sms, template: overdue_notice, wait: 7d}]}
-"""
 
 
 def bare_sdk_ms(fake: FakeTwilio, count: int = 300) -> float:
@@ -79,7 +71,7 @@ def main() -> None:
         throwaway_store(args.backend, Path(tmp)) as url,
     ):
         workdir = Path(tmp)
-        (workdir / "policy.yaml").write_text(POLICY)
+        (workdir / "policy.yaml").write_text(ONE_TEXT_POLICY)
         write_portfolio(workdir / "cases.csv", args.intents, prefix="B-")
         settings = load_settings(
             **fake.settings(

@@ -170,9 +170,9 @@ def test_missing_push_token_falls_through_to_the_call_at_once(policy):
     assert any(line.action.rule == "no_address:push_token" for line in lines)
 
 
-def test_permanent_failure_falls_back_to_the_next_step_at_once(policy):
-    case = make_case()
-    failed = Contact(
+def first_text(status: ContactStatus) -> Contact:
+    """The gentle ladder's text, sent (or tried) at 08:00 Shanghai on 2 December, in ``status``."""
+    return Contact(
         intent_id="x",
         case_id="C-1",
         channel="sms",
@@ -181,42 +181,27 @@ def test_permanent_failure_falls_back_to_the_next_step_at_once(policy):
         cycle=0,
         seq=0,
         at=datetime(2026, 12, 2, 0, 0, tzinfo=UTC),
-        status=ContactStatus.FAILED,
+        status=status,
     )
+
+
+def test_permanent_failure_falls_back_to_the_next_step_at_once(policy):
+    case = make_case()
+    failed = first_text(ContactStatus.FAILED)
     decision = decide(case, History(contacts=(failed,)), policy, datetime(2026, 12, 2, 0, 5, tzinfo=UTC))
     assert [(a.kind, a.channel) for a in decision.actions] == [("send", "push")]
 
 
 def test_a_pending_reminder_blocks_the_next_plan(policy):
-    pending = Contact(
-        intent_id="x",
-        case_id="C-1",
-        channel="sms",
-        ladder="gentle",
-        step=0,
-        cycle=0,
-        seq=0,
-        at=datetime(2026, 12, 2, 0, 0, tzinfo=UTC),
-        status=ContactStatus.PENDING,
-    )
+    pending = first_text(ContactStatus.PENDING)
     later = datetime(2026, 12, 9, tzinfo=UTC)
     decision = decide(make_case(), History(contacts=(pending,)), policy, later)
     assert decision.actions == () and decision.next_check == later
 
 
 def test_a_text_in_doubt_holds_the_ladder_for_a_day_past_its_wait_and_an_unknown_one_does_not(policy):
-    sent_at = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
-    doubt = Contact(
-        intent_id="x",
-        case_id="C-1",
-        channel="sms",
-        ladder="gentle",
-        step=0,
-        cycle=0,
-        seq=0,
-        at=sent_at,
-        status=ContactStatus.IN_DOUBT,
-    )
+    doubt = first_text(ContactStatus.IN_DOUBT)
+    sent_at = doubt.at
     push_due = sent_at + timedelta(days=2)  # the text's wait
     # While Twilio is asked whether the text left, the push waits, looked at again every 15 minutes
     held = decide(make_case(), History(contacts=(doubt,)), policy, push_due + timedelta(hours=2))

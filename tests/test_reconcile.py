@@ -297,16 +297,25 @@ def test_when_twilio_cannot_be_read_the_sweeper_asks_again_later_and_sends_nothi
     assert sms.state == "sent" and fake_twilio.count_for(sms.intent_id) == 1
 
 
+def lose_the_text_while_twilio_cannot_be_read(
+    make_world: Callable[..., World], fake_twilio: Any, half_days: int
+) -> World:
+    """Send the text into a reset connection, then step 12 hours at a time while Twilio's lists fail."""
+    fake_twilio.hang_up_unread()
+    w = make_world()
+    w.step()
+    fake_twilio.fail_lists(503, requests=half_days)
+    for _ in range(half_days):
+        w.step(timedelta(hours=12))
+    return w
+
+
 def test_the_call_waits_for_a_text_in_doubt_and_follows_it_once_twilio_says_it_never_left(
     make_world, fake_twilio
 ):
     # Given the text was lost, and Twilio's list cannot be read for a day and a half
-    fake_twilio.hang_up_unread()
-    w = make_world()
-    w.step()
-    fake_twilio.fail_lists(503, requests=3)
-    for _ in range(3):
-        w.step(timedelta(hours=12))  # the call step falls due a day after the text
+    w = lose_the_text_while_twilio_cannot_be_read(make_world, fake_twilio, half_days=3)
+    # (the call step fell due a day after the text)
     # Then the ladder waits for the answer rather than call past a text that may never have left
     assert [(i.channel, i.state) for i in w.intents()] == [("sms", "unknown")]
     assert fake_twilio.records == []
@@ -324,12 +333,7 @@ def test_a_text_in_doubt_past_a_day_of_grace_no_longer_holds_the_ladder_and_is_n
     make_world, fake_twilio
 ):
     # Given the text was lost, and Twilio's list cannot be read for three days
-    fake_twilio.hang_up_unread()
-    w = make_world()
-    w.step()
-    fake_twilio.fail_lists(503, requests=6)
-    for _ in range(6):
-        w.step(timedelta(hours=12))
+    w = lose_the_text_while_twilio_cannot_be_read(make_world, fake_twilio, half_days=6)
     # Then, a day past the text's wait, the ladder moves on and calls (counting the text as contact)
     assert [(i.channel, i.state) for i in w.intents()] == [("sms", "unknown"), ("voice", "sent")]
     # When Twilio can be read again and says the text never left

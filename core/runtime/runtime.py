@@ -13,6 +13,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from dunning.core.channel import Channel, ChannelSpec
@@ -60,7 +61,7 @@ class Runtime:
     def channel(self, name: str) -> Channel | None:
         return self.channels.get(name)
 
-    @property
+    @cached_property
     def settling(self) -> frozenset[str]:
         """Channels whose provider can be asked whether an ambiguous send left."""
         return frozenset(name for name, channel in self.channels.items() if channel.can_reconcile)
