@@ -30,7 +30,7 @@ from common import ONE_TEXT_POLICY, machine, throwaway_store
 
 from dunning.channels.sms import SmsChannel
 from dunning.core.channel import OutboundMessage
-from dunning.core.importer import import_file
+from dunning.core.intake.importer import import_file
 from dunning.core.runtime import build_runtime, deliver, tick
 from dunning.core.runtime.delivery import Outcome
 from dunning.core.settings import load_settings

@@ -64,7 +64,7 @@ def main() -> None:
             [sys.executable, __file__, "--rows", str(args.rows), "--write-only", str(path)], check=True
         )
         size = path.stat().st_size / 1024 / 1024
-        from dunning.core.importer import import_file
+        from dunning.core.intake.importer import import_file
         from dunning.core.store import open_store
 
         with throwaway_store(args.backend, Path(tmp)) as url:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, peak_rss_mb, throwaway_store
 from sqlalchemy import update
 
-from dunning.core.model import Case
+from dunning.core.domain.model import Case
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.partitioned import partitioned_tick
 from dunning.core.settings import Settings

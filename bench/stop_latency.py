@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine
 
 from dunning.core.api import create_app
-from dunning.core.model import IntentState
+from dunning.core.domain.model import IntentState
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.settings import Settings

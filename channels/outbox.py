@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from dunning.core.channel import Channel, ChannelSpec, OutboundMessage, Receipt
+from dunning.core.content.masking import mask_address
 from dunning.core.hookspecs import hookimpl
-from dunning.core.masking import mask_address
 from dunning.core.store import Store
 from dunning.core.store.schema import outbox_messages
 

@@ -25,9 +25,9 @@ from firebase_admin import credentials, exceptions, messaging
 from dunning.channels.fcm_endpoint import point_messaging_at
 from dunning.channels.fcm_errors import auth_error, fcm_error
 from dunning.core.channel import Channel, OutboundMessage, Receipt
+from dunning.core.content.masking import mask_address
 from dunning.core.errors import AmbiguousDeliveryError, ConfigError, DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.masking import mask_address
 from dunning.core.settings import FCM_API
 
 __all__ = ["PushChannel", "build_message", "target_field"]

@@ -27,6 +27,7 @@ from twilio.rest import Client
 
 from dunning.channels.transport import retry_after_seconds, transport_error
 from dunning.core.channel import Receipt
+from dunning.core.content.masking import mask_address
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     ConfigError,
@@ -34,7 +35,6 @@ from dunning.core.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
-from dunning.core.masking import mask_address
 
 __all__ = [
     "CLOCK_SKEW",

@@ -18,11 +18,11 @@ from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from dunning.core.content.masking import mask_phone
 from dunning.core.errors import InputError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.intake import Intake
-from dunning.core.masking import mask_phone
-from dunning.core.records import normalise_phone
+from dunning.core.intake.records import normalise_phone
+from dunning.core.intake.service import Intake
 
 __all__ = ["dunning_register_routes", "router"]
 

@@ -22,9 +22,9 @@ from dunning.channels.twilio_common import (
     reconcile_by_listing,
 )
 from dunning.core.channel import Channel, OutboundMessage, Receipt
+from dunning.core.content.masking import mask_address
 from dunning.core.errors import DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.masking import mask_address
 
 __all__ = ["GATHER_PATH", "STATUS_PATH", "VoiceChannel", "say_language", "twiml_for"]
 

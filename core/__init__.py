@@ -7,7 +7,8 @@ Importing this package does nothing but define names: plugins load in
 from __future__ import annotations
 
 from dunning.core.channel import Channel, ChannelSpec, OutboundMessage, Receipt
-from dunning.core.engine import Action, Decision, decide
+from dunning.core.domain.engine import Action, Decision, decide
+from dunning.core.domain.model import Attempt, Case, Contact, ContactStatus, Event, EventKind, History, Intent
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     ConfigError,
@@ -18,13 +19,13 @@ from dunning.core.errors import (
     PolicyError,
     TransientDeliveryError,
 )
-from dunning.core.explain import explain
 from dunning.core.hookspecs import hookimpl
-from dunning.core.model import Attempt, Case, Contact, ContactStatus, Event, EventKind, History, Intent
+from dunning.core.intake.records import parse_case, parse_event
 from dunning.core.plugins import Registry, make_plugin_manager, make_registry
-from dunning.core.policy import Policy, check_policy, load_policy
-from dunning.core.presets import Preset
-from dunning.core.records import parse_case, parse_event
+from dunning.core.policy.compile import check_policy, load_policy
+from dunning.core.policy.explain import explain
+from dunning.core.policy.model import Policy
+from dunning.core.policy.presets import Preset
 from dunning.core.settings import Settings, load_settings
 
 __all__ = [

@@ -16,8 +16,8 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
 
+from dunning.core.domain.model import Case
 from dunning.core.errors import DeliveryError
-from dunning.core.model import Case
 
 __all__ = ["Channel", "ChannelSpec", "OutboundMessage", "Receipt"]
 

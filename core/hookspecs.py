@@ -17,10 +17,10 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from dunning.core.channel import Channel
-    from dunning.core.model import Case, Event
-    from dunning.core.policy import Step, Variant
-    from dunning.core.presets import Preset
-    from dunning.core.replies import Classification
+    from dunning.core.domain.model import Case, Event
+    from dunning.core.domain.replies import Classification
+    from dunning.core.policy.model import Step, Variant
+    from dunning.core.policy.presets import Preset
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 

@@ -21,7 +21,7 @@ from pluggy import HookImpl
 from dunning.core import hookspecs
 from dunning.core.channel import Channel, ChannelSpec
 from dunning.core.errors import DuplicateNameError, PluginError
-from dunning.core.presets import Preset
+from dunning.core.policy.presets import Preset
 
 __all__ = ["Registry", "hook_chooser", "make_plugin_manager", "make_registry"]
 

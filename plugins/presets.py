@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import time, timedelta
 
-from dunning.core.guardrails import ANY, Cap, Cooldown, QuietWindow
+from dunning.core.domain.guardrails import ANY, Cap, Cooldown, QuietWindow
 from dunning.core.hookspecs import hookimpl
-from dunning.core.presets import Preset
+from dunning.core.policy.presets import Preset
 
 DAY = timedelta(days=1)
 WEEK = timedelta(days=7)

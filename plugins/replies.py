@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from dunning.core.domain.replies import Classification
 from dunning.core.hookspecs import hookimpl
-from dunning.core.replies import Classification
 from dunning.plugins.reply_dates import day_first, find_dates
 from dunning.plugins.reply_text import clauses, en, normalise, tokens
 

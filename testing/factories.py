@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dunning.core.model import Case
+from dunning.core.domain.model import Case
 
 __all__ = ["make_case", "write_portfolio"]
 

@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlencode
 
-from dunning.core.sms import sms_shape
+from dunning.core.content.sms import sms_shape
 
 if TYPE_CHECKING:
     from dunning.testing.fake_twilio import TwilioRecord

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from twilio.request_validator import RequestValidator
 
-from dunning.core.sms import sms_shape
+from dunning.core.content.sms import sms_shape
 from dunning.testing.fake_server import is_loopback, post_form
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dunning.core.model import Case
+from dunning.core.domain.model import Case
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.runtime.runtime import Runtime

@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from dunning.core.plugins import Registry, make_registry
-from dunning.core.policy import Policy, compile_policy
+from dunning.core.policy.compile import compile_policy
+from dunning.core.policy.model import Policy
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from dunning.core.intake import Intake
+from dunning.core.intake.service import Intake
 from dunning.core.store.schema import attempts
 from dunning.testing.factories import make_case
 from dunning.testing.world import World, start_world

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dunning.core.intake import Intake
+from dunning.core.intake.service import Intake
 from dunning.testing.factories import make_case
 from dunning.testing.world import World, start_world
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from dunning.core.model import Event, EventKind
+from dunning.core.domain.model import Event, EventKind
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.settings import Settings

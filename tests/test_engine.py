@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from dunning.core.engine import decide
-from dunning.core.explain import explain
-from dunning.core.model import Contact, ContactStatus, Event, EventKind, History, intent_id_for
+from dunning.core.domain.engine import decide
+from dunning.core.domain.model import Contact, ContactStatus, Event, EventKind, History, intent_id_for
+from dunning.core.policy.explain import explain
 from dunning.testing.factories import make_case
 
 UTC = UTC

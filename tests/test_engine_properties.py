@@ -18,12 +18,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dunning.core.explain import explain
-from dunning.core.guardrails import ANY
-from dunning.core.model import Contact, Event, EventKind
+from dunning.core.domain.guardrails import ANY
+from dunning.core.domain.model import Contact, Event, EventKind
+from dunning.core.domain.zones import candidate_zones
 from dunning.core.plugins import make_registry
-from dunning.core.policy import compile_policy
-from dunning.core.zones import candidate_zones
+from dunning.core.policy.compile import compile_policy
+from dunning.core.policy.explain import explain
 from dunning.testing.factories import make_case
 
 REGISTRY = make_registry()
@@ -175,9 +175,9 @@ def run(spec, case, evs, others):
 
 def _run_with(policy, case, evs, others):
     """explain(), but with the debtor's other loans in the history."""
-    from dunning.core.engine import decide
-    from dunning.core.explain import _contact
-    from dunning.core.model import History
+    from dunning.core.domain.engine import decide
+    from dunning.core.domain.model import History
+    from dunning.core.policy.explain import _contact
 
     history = History(events=tuple(sorted(evs, key=lambda e: e.at)), contacts=tuple(others))
     arrivals = sorted({e.at for e in evs if e.at > START})

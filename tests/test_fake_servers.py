@@ -17,7 +17,7 @@ import google.auth.exceptions
 import pytest
 from firebase_admin import credentials, messaging
 
-from dunning.core.sms import sms_shape
+from dunning.core.content.sms import sms_shape
 from dunning.testing.fake_fcm import FakeFcm
 from dunning.testing.fake_server import post_form
 from dunning.testing.fake_twilio import FakeTwilio

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta, timezone
 
-from dunning.core.guardrails import Cap, Cooldown, Guardrails, HolidayBlackout, QuietWindow, earliest_lawful
-from dunning.core.model import Contact, ContactStatus, Event, EventKind
-from dunning.core.zones import candidate_zones, zone
+from dunning.core.domain.guardrails import (
+    Cap,
+    Cooldown,
+    Guardrails,
+    HolidayBlackout,
+    QuietWindow,
+    earliest_lawful,
+)
+from dunning.core.domain.model import Contact, ContactStatus, Event, EventKind
+from dunning.core.domain.zones import candidate_zones, zone
 
 UTC = UTC
 NIGHT = QuietWindow(time(21, 0), time(8, 0), source="test")

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from dunning.core.model import Case, Event, EventKind
+from dunning.core.domain.model import Case, Event, EventKind
 from dunning.core.runtime import Runtime, build_runtime, deliver, tick
 from dunning.core.settings import Settings
 from dunning.core.store.schema import audit, cases, debtors, intents

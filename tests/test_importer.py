@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dunning.core.domain.model import Case
 from dunning.core.errors import InputError
-from dunning.core.importer import import_file
-from dunning.core.model import Case
-from dunning.core.records import CASE_FIELDS, parse_case
+from dunning.core.intake.importer import import_file
+from dunning.core.intake.records import CASE_FIELDS, parse_case
 from dunning.core.store import Store, open_store
 from dunning.core.store.schema import cases
 

@@ -38,7 +38,7 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_maps_top_level_folders_under_one_import_name(wheel):
     names = zipfile.ZipFile(wheel).namelist()
-    assert "dunning/core/engine.py" in names
+    assert "dunning/core/domain/engine.py" in names
     assert "dunning/channels/sms.py" in names
     assert "dunning/plugins/presets.py" in names
     assert "dunning/templates/sms/overdue_notice.zh-CN.j2" in names
@@ -62,7 +62,7 @@ def test_a_regular_install_finds_templates_and_plugins(wheel, tmp_path):
     probe = (
         "import dunning.core, importlib.resources as r;"
         "from dunning.core.plugins import make_registry;"
-        "from dunning.core.templating import TemplateLibrary;"
+        "from dunning.core.content.templating import TemplateLibrary;"
         "assert 'dunning/core' in dunning.core.__file__.replace(chr(92), '/');"
         "assert r.files('dunning.templates').joinpath('sms/overdue_notice.en.j2').is_file();"
         "assert TemplateLibrary().exists('voice', 'overdue_call', 'zh-CN');"

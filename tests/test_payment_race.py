@@ -31,7 +31,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from dunning.core.model import Event, EventKind
+from dunning.core.domain.model import Event, EventKind
 from dunning.core.runtime import Runtime, build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.runtime.scheduler import tick

@@ -13,12 +13,12 @@ import pytest
 
 from dunning.core import hookspecs
 from dunning.core.channel import Channel, OutboundMessage, Receipt
-from dunning.core.engine import decide
+from dunning.core.content.templating import TemplateLibrary
+from dunning.core.domain.engine import decide
+from dunning.core.domain.model import History
 from dunning.core.errors import DuplicateNameError, PluginError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.model import History
 from dunning.core.plugins import Registry, hook_chooser, make_plugin_manager, make_registry
-from dunning.core.templating import TemplateLibrary
 from dunning.testing.factories import make_case
 
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("dunning_"))
@@ -69,8 +69,8 @@ class DuplicatePlugin:
 def test_a_third_party_preset_registers_like_the_built_in_ones(make_policy):
     from datetime import time
 
-    from dunning.core.guardrails import QuietWindow
-    from dunning.core.presets import Preset
+    from dunning.core.domain.guardrails import QuietWindow
+    from dunning.core.policy.presets import Preset
 
     class Lunch:
         @hookimpl

@@ -7,9 +7,9 @@ from datetime import time, timedelta
 
 import pytest
 
+from dunning.core.content.templating import TemplateLibrary
 from dunning.core.errors import PolicyError
-from dunning.core.policy import check_policy, compile_policy, load_policy
-from dunning.core.templating import TemplateLibrary
+from dunning.core.policy.compile import check_policy, compile_policy, load_policy
 
 GOOD = """\
 name: t

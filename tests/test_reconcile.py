@@ -22,7 +22,7 @@ from dunning.channels.twilio_common import LIST_PAGE
 from dunning.channels.voice import VoiceChannel
 from dunning.core.channel import OutboundMessage
 from dunning.core.errors import TransientDeliveryError
-from dunning.core.intake import Intake
+from dunning.core.intake.service import Intake
 from dunning.core.settings import load_settings
 from dunning.testing.factories import make_case
 from dunning.testing.world import World, start_world

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dunning.core.domain.replies import REPLY_KINDS, Classification, classify_reply
 from dunning.core.hookspecs import hookimpl
 from dunning.core.plugins import make_plugin_manager
-from dunning.core.replies import REPLY_KINDS, Classification, classify_reply
 from dunning.plugins.replies import CLASSIFIER, OPT_OUT_WORDS, PRECEDENCE, classify
 from dunning.plugins.reply_dates import find_dates, parse_number
 from dunning.plugins.reply_text import normalise

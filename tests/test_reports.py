@@ -36,12 +36,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dunning.core.engine import assign_variant, decide
-from dunning.core.model import Event, EventKind, History, IntentState, intent_id_for
-from dunning.core.policy import Step, Variant
-from dunning.core.report_format import render_csv, render_json, report_tables
-from dunning.core.report_stats import median_duration, newcombe_difference, wilson_interval
-from dunning.core.reports import Report, ReportOptions, build_report
+from dunning.core.domain.engine import assign_variant, decide
+from dunning.core.domain.model import Event, EventKind, History, IntentState, intent_id_for
+from dunning.core.policy.model import Step, Variant
+from dunning.core.reporting.format import render_csv, render_json, report_tables
+from dunning.core.reporting.reports import Report, ReportOptions, build_report
+from dunning.core.reporting.stats import median_duration, newcombe_difference, wilson_interval
 from dunning.core.store import Store, open_store
 from dunning.testing.factories import make_case
 

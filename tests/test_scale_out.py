@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dunning.core.model import TERMINAL_STATES, Event, EventKind, IntentState
+from dunning.core.domain.model import TERMINAL_STATES, Event, EventKind, IntentState
 from dunning.core.store import open_store
 from dunning.core.store.schema import cases, intents
 from dunning.testing.factories import write_portfolio

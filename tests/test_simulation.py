@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dunning.core.report_format import render_json
-from dunning.core.reports import ReportOptions
-from dunning.core.simulation import simulate
-from dunning.core.simulation_model import ResponseModelError, default_model, load_model, parse_model
-from dunning.core.simulation_portfolio import PortfolioSource, synthetic_portfolio
-from dunning.core.simulation_run import PolicyResult, SimulationConfig, run_simulation
+from dunning.core.reporting.format import render_json
+from dunning.core.reporting.reports import ReportOptions
+from dunning.core.simulation.behaviour import ResponseModelError, default_model, load_model, parse_model
+from dunning.core.simulation.portfolio import PortfolioSource, synthetic_portfolio
+from dunning.core.simulation.run import PolicyResult, SimulationConfig, run_simulation
+from dunning.core.simulation.simulate import simulate
 from dunning.core.store import open_store
 from dunning.core.store.schema import cases, intents
 

@@ -23,9 +23,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from dunning.core.engine import outstanding
+from dunning.core.domain.engine import outstanding
+from dunning.core.domain.model import Case, ContactStatus, Event, EventKind, IntentState, intent_id_for
 from dunning.core.errors import InputError
-from dunning.core.model import Case, ContactStatus, Event, EventKind, IntentState, intent_id_for
 from dunning.core.store import Store, open_store
 from dunning.core.store.gate import FileGate, gate_key
 from dunning.core.store.schema import debtors, events, intents, metadata

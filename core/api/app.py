@@ -13,7 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from dunning.core.api import routes
 from dunning.core.api.metrics import Metrics
-from dunning.core.intake import Intake
+from dunning.core.intake.service import Intake
 from dunning.core.runtime.runtime import Runtime
 
 __all__ = ["create_app"]

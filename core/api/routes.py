@@ -19,13 +19,13 @@ from dunning.core.api.schemas import (
     Problem,
     PushAckIn,
 )
-from dunning.core.engine import outstanding
+from dunning.core.domain.engine import outstanding
+from dunning.core.domain.model import Event
 from dunning.core.errors import InputError
-from dunning.core.intake import Intake
-from dunning.core.model import Event
-from dunning.core.records import case_to_json, parse_case, parse_event
+from dunning.core.intake.records import case_to_json, parse_case, parse_event
+from dunning.core.intake.service import Intake
+from dunning.core.reporting.timeline import timeline
 from dunning.core.store.schema import cases
-from dunning.core.timeline import timeline
 
 __all__ = ["router"]
 

@@ -8,17 +8,18 @@ from pathlib import Path
 
 import click
 
+from dunning.core.content.templating import TemplateLibrary
+from dunning.core.domain.model import Event
+from dunning.core.domain.replies import classify_reply
+from dunning.core.domain.responses import events_for_reply
+from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import ConfigError
-from dunning.core.model import Event
 from dunning.core.plugins import Registry, make_registry
-from dunning.core.policy import Policy, load_policy
-from dunning.core.replies import classify_reply
-from dunning.core.responses import events_for_reply
+from dunning.core.policy.compile import load_policy
+from dunning.core.policy.model import Policy
 from dunning.core.settings import Settings, load_settings
 from dunning.core.store import Store, open_store
 from dunning.core.store.events import Recorded
-from dunning.core.templating import TemplateLibrary
-from dunning.core.zones import candidate_zones
 
 
 def parse_moment(value: str | None) -> datetime | None:

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from dunning.core.cli.app import App
 from dunning.core.errors import InputError
-from dunning.core.importer import import_file
-from dunning.core.records import parse_event
-from dunning.core.timeline import timeline
+from dunning.core.intake.importer import import_file
+from dunning.core.intake.records import parse_event
+from dunning.core.reporting.timeline import timeline
 
 
 @click.command(name="import")

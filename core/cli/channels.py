@@ -13,8 +13,8 @@ from rich.table import Table
 
 from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.cli.app import App
+from dunning.core.content.masking import mask_address
 from dunning.core.errors import DeliveryError, DunningError, TransientDeliveryError
-from dunning.core.masking import mask_address
 
 #: The test message, per language and template part.
 TEST_TEXT = {

@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from dunning.core.demo import run_demo
+from dunning.core.cli.demo_scenario import run_demo
 
 
 @click.command()

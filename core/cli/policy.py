@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dunning.core.cli.app import App
+from dunning.core.content.lint import lint_templates
 from dunning.core.errors import InputError, PolicyError
-from dunning.core.explain import explain
-from dunning.core.lint import lint_templates
-from dunning.core.policy import compile_policy
-from dunning.core.records import load_json_object, parse_case, parse_event
+from dunning.core.intake.records import load_json_object, parse_case, parse_event
+from dunning.core.policy.compile import compile_policy
+from dunning.core.policy.explain import explain
 
 
 @click.group()

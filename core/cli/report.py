@@ -7,8 +7,8 @@ import sys
 import click
 
 from dunning.core.cli.app import App
-from dunning.core.report_format import render_csv, render_json, report_tables
-from dunning.core.reports import DEFAULT_BY, DIMENSIONS, ReportOptions, build_report
+from dunning.core.reporting.format import render_csv, render_json, report_tables
+from dunning.core.reporting.reports import DEFAULT_BY, DIMENSIONS, ReportOptions, build_report
 
 
 def parse_by(value: tuple[str, ...]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import click
 
 from dunning.core.cli.app import App, parse_moment
 from dunning.core.cli.report import BY_OPTION, CURE_DAYS_OPTION, RESPONSE_DAYS_OPTION, parse_by
-from dunning.core.reports import ReportOptions
+from dunning.core.reporting.reports import ReportOptions
 
 #: Where a synthetic portfolio's run starts unless told otherwise (a Tuesday, no holiday near).
 DEFAULT_START = datetime(2026, 12, 1, tzinfo=UTC)
@@ -87,9 +87,9 @@ def simulate(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dunning.core.report_format import comparison_table, report_tables
-    from dunning.core.simulation_portfolio import PortfolioSource, load_portfolio, simulation_start
-    from dunning.core.simulation_run import SimulationConfig, load_inputs, run_simulation
+    from dunning.core.reporting.format import comparison_table, report_tables
+    from dunning.core.simulation.portfolio import PortfolioSource, load_portfolio, simulation_start
+    from dunning.core.simulation.run import SimulationConfig, load_inputs, run_simulation
 
     console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
     moment = parse_moment(start)
@@ -141,7 +141,7 @@ def simulate(
         what = f"{cases} case(s) x {days} day(s), seed {seed}, {len(results)} polic{'ies' if len(results) > 1 else 'y'}"
         console.print(f"simulated {what} in {elapsed:.1f} s with {jobs} worker process(es)", markup=False)
         if not no_plots:
-            from dunning.core.simulation_plots import write_html, write_plots
+            from dunning.core.simulation.plots import write_html, write_plots
 
             images = write_plots(results, folder, days)
             facts = {

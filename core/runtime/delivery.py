@@ -26,7 +26,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dunning.core.channel import Channel, OutboundMessage
-from dunning.core.engine import outstanding, recheck
+from dunning.core.content.masking import mask_address
+from dunning.core.content.sms import sms_shape
+from dunning.core.content.templating import render_context
+from dunning.core.domain.engine import outstanding, recheck
+from dunning.core.domain.model import Case, History, IntentState
+from dunning.core.domain.responses import event_for_delivery_error
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     DeliveryError,
@@ -34,12 +39,7 @@ from dunning.core.errors import (
     TemplateError,
     TransientDeliveryError,
 )
-from dunning.core.masking import mask_address
-from dunning.core.model import Case, History, IntentState
-from dunning.core.responses import event_for_delivery_error
 from dunning.core.runtime.runtime import Runtime
-from dunning.core.sms import sms_shape
-from dunning.core.templating import render_context
 
 __all__ = ["Delivery", "Outcome", "deliver"]
 

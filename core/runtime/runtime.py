@@ -17,13 +17,14 @@ from functools import cached_property
 from typing import Any
 
 from dunning.core.channel import Channel, ChannelSpec
+from dunning.core.content.templating import TemplateLibrary
 from dunning.core.errors import ConfigError
 from dunning.core.plugins import Registry, hook_chooser, make_registry
-from dunning.core.policy import Policy, load_policy
+from dunning.core.policy.compile import load_policy
+from dunning.core.policy.model import Policy
 from dunning.core.runtime.ratelimit import Limiters, parse_limits
 from dunning.core.settings import Settings, load_settings
 from dunning.core.store import Store, open_store
-from dunning.core.templating import TemplateLibrary
 
 __all__ = ["Clock", "Runtime", "build_channels", "build_runtime", "system_clock"]
 

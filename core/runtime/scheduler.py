@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from dunning.core.engine import Decision, decide
+from dunning.core.domain.engine import Decision, decide
+from dunning.core.domain.model import Case, Contact, ContactStatus, History, IntentState
 from dunning.core.errors import DeliveryError
-from dunning.core.model import Case, Contact, ContactStatus, History, IntentState
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.cases import DueCase

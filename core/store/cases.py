@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
 from sqlalchemy import case as sql_case
 
-from dunning.core.model import Case
+from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import cases, debtors
 

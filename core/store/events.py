@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from dunning.core.domain.model import Event, EventKind
 from dunning.core.errors import InputError
-from dunning.core.model import Event, EventKind
 from dunning.core.store.outbox import OutboxMixin
 from dunning.core.store.schema import cases, debtors, events, intents
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from dunning.core.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
+from dunning.core.domain.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import events, intents
 

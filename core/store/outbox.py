@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dunning.core.model import IntentState
+from dunning.core.domain.model import IntentState
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import attempts, audit, intents
 

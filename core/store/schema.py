@@ -180,7 +180,7 @@ intents = Table(
     Column("variant", String(64)),
     #: the contact point it was sent to (for reconciliation and the audit)
     Column("address", String(512)),
-    #: see dunning.core.model.IntentState
+    #: see dunning.core.domain.model.IntentState
     Column("state", String(16), nullable=False),
     Column("planned_at", UTCDateTime, nullable=False),
     #: when it may be sent; moved forward when a send-time check defers it

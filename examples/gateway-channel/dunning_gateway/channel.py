@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dunning.core.channel import Channel, OutboundMessage, Receipt
+from dunning.core.content.masking import mask_address
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     DeliveryError,
@@ -29,7 +30,6 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 from dunning.core.hookspecs import hookimpl
-from dunning.core.masking import mask_address
 
 __all__ = ["SIGNATURE_HEADER", "GatewayChannel", "GatewaySettings", "sign"]
 

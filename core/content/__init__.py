@@ -1,0 +1,1 @@
+"""What a reminder says: templates, SMS shape, masking of personal data, template lint."""

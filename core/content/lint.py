@@ -1,0 +1,97 @@
+"""Template lint for ``dunning policy check``: render each template with a sample case.
+
+Reports, per template and locale, what a debtor would receive: SMS encoding
+and segment count (GSM-7 160/153, UCS-2 70/67), with a warning past the
+policy's limit, and an error for a template that does not render.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from dunning.core.channel import Channel
+from dunning.core.content.sms import sms_shape
+from dunning.core.content.templating import TemplateLibrary, render_context
+from dunning.core.domain.model import Case
+from dunning.core.errors import Problem, TemplateError
+from dunning.core.policy.model import Policy
+
+__all__ = ["LintFinding", "lint_templates", "sample_case"]
+
+
+@dataclass(frozen=True)
+class LintFinding:
+    """One rendered template: a summary line, and a problem if there is one."""
+
+    summary: str
+    problem: Problem | None = None
+
+
+def sample_case(locale: str) -> Case:
+    """A realistic case to render templates with, in the given locale."""
+    chinese = locale.startswith("zh")
+    return Case(
+        case_id="SAMPLE-1",
+        debtor_id="D-SAMPLE",
+        name="张伟" if chinese else "Alex Morgan",
+        account="6222021234567890",
+        amount_due=Decimal("12345.67"),
+        currency="CNY" if chinese else "USD",
+        due_date=date(2026, 11, 20),
+        locale=locale,
+        phone="+8613800138000" if chinese else "+14155552671",
+        push_token="sample-token",
+        timezone="Asia/Shanghai" if chinese else "America/Los_Angeles",
+        payment_url="https://pay.example.com/r/AB12CD",
+    )
+
+
+def lint_templates(
+    policy: Policy, library: TemplateLibrary, channels: Mapping[str, type[Channel]]
+) -> list[LintFinding]:
+    """Render every (channel, template, locale) the policy uses; report shape and failures."""
+    findings = []
+    now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    for channel, name in sorted(policy.templates()):
+        cls = channels.get(channel)
+        parts = cls.template_parts if cls else ("body",)
+        for locale in library.locales(channel, name) or ["en"]:
+            case = sample_case(locale)
+            context = render_context(
+                case,
+                amount=case.amount_due,
+                now=now,
+                deadline_after=policy.deadline_after,
+                contact={
+                    "phone": policy.contact.get("phone") or "95555",
+                    "name": policy.contact.get("name") or "Lender",
+                    "url": policy.contact.get("url"),
+                },
+            )
+            where = f"{channel}/{name}.{locale}.j2"
+            try:
+                rendered = library.render(channel, name, locale, context, parts)
+            except TemplateError as exc:
+                findings.append(
+                    LintFinding(f"{where}: does not render", Problem(policy.source, 0, where, str(exc)))
+                )
+                continue
+            if cls is not None and cls.kind == "text":
+                shape = sms_shape(rendered.body)
+                summary = f"{where}: {shape.encoding}, {shape.units} units, {shape.segments} segment(s)"
+                problem = None
+                if shape.segments > policy.sms_segment_limit:
+                    problem = Problem(
+                        policy.source,
+                        0,
+                        where,
+                        f"{shape.segments} SMS segments, more than the limit of {policy.sms_segment_limit}",
+                        "warning",
+                    )
+                findings.append(LintFinding(summary, problem))
+            else:
+                findings.append(LintFinding(f"{where}: {len(rendered.body)} characters"))
+    return findings

@@ -1,0 +1,157 @@
+"""A case's situation at a moment: what it owes, what holds it, and which channels can reach it.
+
+Shared by the engine (which plans) and the send-time re-check (which confirms);
+pure, like both of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from dunning.core.domain.guardrails import local_moment
+from dunning.core.domain.model import COUNTED, Case, Event, EventKind, History
+from dunning.core.domain.zones import candidate_zones
+from dunning.core.policy.model import Policy
+
+__all__ = ["ALL_CHANNELS", "Situation", "active_hold", "facts_for", "opted_out", "outstanding", "unreachable"]
+
+#: Channel names an opt-out uses to mean every channel.
+ALL_CHANNELS = frozenset({None, "", "all", "any"})
+
+
+def outstanding(case: Case, events: Sequence[Event]) -> tuple[Decimal, bool]:
+    """The amount still owed after payments, and whether a payment settled it in full."""
+    amount = case.amount_due
+    settled = False
+    for event in events:
+        if event.kind != EventKind.PAYMENT:
+            continue
+        if case.amount_as_of is not None and event.at <= case.amount_as_of:
+            continue
+        if event.amount is None or event.full:
+            settled = True
+        else:
+            amount -= event.amount
+    return amount, settled or amount <= 0
+
+
+def facts_for(
+    case: Case, history: History, policy: Policy, now: datetime, amount: Decimal | None = None
+) -> dict[str, Any]:
+    """The names a segment or step condition may use, for this case at ``now``."""
+    zones = candidate_zones(case.timezone, case.phone, policy.default_timezone)
+    if amount is None:
+        amount = outstanding(case, [e for e in history.events if e.at <= now])[0]
+    profile = case.profile
+    return {
+        "amount_due": amount,
+        "currency": case.currency,
+        "days_overdue": (now.astimezone(zones[0]).date() - case.due_date).days,
+        "locale": case.locale,
+        "tags": list(case.tags),
+        "has_phone": bool(case.phone),
+        "has_push": bool(case.push_token),
+        "contacts_sent": sum(
+            1 for c in history.contacts if c.case_id == case.case_id and c.status in COUNTED
+        ),
+        "previous_cures": int(profile.get("previous_cures", 0) or 0),
+        "broken_promises": int(profile.get("broken_promises", 0) or 0),
+        "kept_promises": int(profile.get("kept_promises", 0) or 0),
+        "days_to_pay_last": profile.get("days_to_pay_last"),
+    }
+
+
+#: Same-instant events apply in this order, so the outcome never depends on the order they
+#: were listed in: a resume before a hold (the hold stands), a reply before a promise.
+_RANK = {
+    EventKind.RESUME: 0,
+    EventKind.REPLY: 1,
+    EventKind.ACK: 2,
+    EventKind.PROMISE: 3,
+    EventKind.CONVERSATION: 4,
+    EventKind.DISPUTE: 5,
+    EventKind.HANDOFF: 6,
+    EventKind.WRONG_NUMBER: 7,
+    EventKind.INVALID_CONTACT: 8,
+    EventKind.OPT_OUT: 9,
+    EventKind.PAYMENT: 10,
+}
+
+
+def _event_order(event: Event) -> tuple[Any, ...]:
+    """A total order of events: by time, then kind, then content."""
+    return (
+        event.at,
+        _RANK.get(event.kind, 99),
+        str(event.date or ""),
+        str(event.amount or ""),
+        event.channel or "",
+        event.text or "",
+        event.event_id or "",
+    )
+
+
+class Situation:
+    """What the engine and the re-check know of a case at one moment, computed once."""
+
+    def __init__(self, case: Case, history: History, policy: Policy, now: datetime) -> None:
+        self.case = case
+        self.policy = policy
+        self.now = now
+        self.events = sorted((e for e in history.events if e.at <= now), key=_event_order)
+        self.contacts = tuple(c for c in history.contacts if c.at <= now)
+        self.case_contacts = sorted(
+            (c for c in self.contacts if c.case_id == case.case_id), key=lambda c: (c.seq, c.at)
+        )
+        self.zones: tuple[ZoneInfo, ...] = candidate_zones(case.timezone, case.phone, policy.default_timezone)
+        self.history = history
+
+    def local_midnight(self, day: Any) -> datetime:
+        """The latest midnight of ``day`` across the candidate zones (the careful one)."""
+        return max(local_moment(day, time(0), z) for z in self.zones)
+
+
+def opted_out(events: Sequence[Event]) -> set[str | None]:
+    return {e.channel for e in events if e.kind == EventKind.OPT_OUT}
+
+
+def active_hold(events: Sequence[Event]) -> Event | None:
+    hold = None
+    for event in events:
+        if event.kind in (EventKind.DISPUTE, EventKind.HANDOFF):
+            hold = event
+        elif event.kind == EventKind.RESUME:
+            hold = None
+    return hold
+
+
+def unreachable(ctx: Situation, channel: str, opted: set[str | None]) -> str | None:
+    """Why ``channel`` cannot reach the debtor now: unavailable, opted out, no or bad address."""
+    spec = ctx.policy.channels.get(channel)
+    if spec is None:
+        return f"channel_unavailable:{channel}"
+    if channel in opted:
+        return f"opt_out:{channel}"
+    address = ctx.case.address(spec.contact_kind)
+    if not address:
+        return f"no_address:{spec.contact_kind}"
+    for event in ctx.events:
+        if event.address not in (None, address):
+            continue
+        if event.kind == EventKind.WRONG_NUMBER and contact_kind_of(ctx, event) == spec.contact_kind:
+            return f"invalid_contact:{spec.contact_kind}"
+        if event.kind == EventKind.INVALID_CONTACT and event.channel == channel:
+            return f"invalid_contact:{channel}"
+    return None
+
+
+def contact_kind_of(ctx: Situation, event: Event) -> str | None:
+    """The contact kind a wrong-number report is about (the phone, unless said)."""
+    if event.channel is None:
+        return "phone"
+    spec = ctx.policy.channels.get(event.channel)
+    return spec.contact_kind if spec else event.channel

@@ -1,0 +1,354 @@
+"""What comes back from debtors and providers, turned into events and intent states.
+
+One service for the HTTP API, the webhooks, the CLI and the demo: record
+lender events (payments, promises, disputes), classify replies, apply
+delivery statuses with the channel's own error mapping, and act on keypresses.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from dunning.core.channel import OutboundMessage
+from dunning.core.content.masking import mask_phone
+from dunning.core.content.templating import render_context
+from dunning.core.domain.model import Case, Event, EventKind, IntentState
+from dunning.core.domain.replies import Classification, classify_reply
+from dunning.core.domain.responses import event_for_delivery_error, events_for_reply
+from dunning.core.domain.zones import candidate_zones
+from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryError, TransientDeliveryError
+from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.events import Recorded
+from dunning.core.store.schema import cases, intents
+
+__all__ = ["Intake", "ReplyResult"]
+
+log = logging.getLogger(__name__)
+
+#: Provider statuses that mean the message reached the handset (or the call was answered).
+DELIVERED = frozenset({"delivered", "read", "completed"})
+#: Provider statuses that mean it left, with no news of arrival yet.
+ACCEPTED = frozenset(
+    {"queued", "accepted", "sending", "sent", "scheduled", "initiated", "ringing", "in-progress"}
+)
+#: Provider statuses that mean it failed.
+FAILED = frozenset({"failed", "undelivered", "canceled"})
+#: A call that rang out: an attempt (Reg F counts it), not a failure.
+UNANSWERED = frozenset({"busy", "no-answer"})
+#: How long a transiently undelivered message waits before it goes again.
+REDELIVER_AFTER = timedelta(minutes=30)
+
+
+@dataclass
+class ReplyResult:
+    """What an inbound reply did."""
+
+    case_id: str | None
+    classification: Classification | None
+    recorded: list[Recorded] = field(default_factory=list)
+    confirmation_sent: bool = False
+
+
+class Intake:
+    """Applies what arrives to the store, with the runtime's policy and channels."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    # ------------------------------------------------------------ lender events
+
+    def record(self, event: Event, *, source: str) -> Recorded:
+        recorded = self.rt.store.record_event(event, source=source, now=self.rt.now())
+        if not recorded.duplicate:
+            self._notify(event)
+        return recorded
+
+    def _notify(self, event: Event) -> None:
+        """Tell every observer; one that fails is logged and does not stop the others."""
+        for impl in self.rt.registry.pm.hook.dunning_on_event.get_hookimpls():
+            try:
+                impl.function(event=event)
+            except Exception:
+                log.exception("plugin %s failed to observe a %s event", impl.plugin_name, event.kind)
+
+    # ------------------------------------------------------------ replies
+
+    def case_for_phone(self, phone: str) -> Case | None:
+        """The debtor's most urgent live case for a number (oldest due date first)."""
+        with self.rt.store.read() as conn:
+            row = conn.execute(
+                select(cases.c.case_id)
+                .where(cases.c.phone == phone, cases.c.status != "paid")
+                .order_by(cases.c.due_date, cases.c.case_id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            return self.rt.store.load_cases(conn, [row.case_id])[row.case_id][0]
+
+    def reply(
+        self, case: Case, text: str, *, at: datetime, channel: str = "sms", event_id: str | None = None
+    ) -> ReplyResult:
+        """Record a reply, and what the classifiers understood of it."""
+        today = at.astimezone(
+            candidate_zones(case.timezone, case.phone, self.rt.policy.default_timezone)[0]
+        ).date()
+        found = classify_reply(self.rt.registry.pm, text, case.locale, today)
+        result = ReplyResult(case.case_id, found)
+        for event in events_for_reply(
+            found,
+            text=text,
+            case_id=case.case_id,
+            channel=channel,
+            at=at,
+            address=case.phone,
+            event_id=event_id,
+        ):
+            result.recorded.append(self.record(event, source="reply"))
+            if result.recorded[0].duplicate:
+                # A retried webhook: what the reply stands for was recorded the first time.
+                return result
+        if found is not None and found.kind == "opt_out" and channel == "sms":
+            result.confirmation_sent = self._confirm_opt_out(case, at, event_id or "")
+        return result
+
+    def _confirm_opt_out(self, case: Case, at: datetime, key: str) -> bool:
+        """One confirmation text after an opt-out (FCC 24-24 allows exactly one)."""
+        if not self.rt.policy.responses.opt_out_confirmation:
+            return False
+        channel = self.rt.channel("sms")
+        if (
+            channel is None
+            or not case.phone
+            or not self.rt.templates.exists("sms", "opt_out_confirmation", case.locale)
+        ):
+            return False
+        context = render_context(
+            case,
+            amount=case.amount_due,
+            now=at,
+            contact=self.rt.policy.contact,
+            default_timezone=self.rt.policy.default_timezone,
+        )
+        rendered = self.rt.templates.render("sms", "opt_out_confirmation", case.locale, context)
+        message = OutboundMessage(
+            intent_id=f"optout-{key or case.case_id}"[:64],
+            case_id=case.case_id,
+            channel="sms",
+            to=case.phone,
+            parts=dict(rendered.parts),
+            locale=case.locale,
+            data={"case_id": case.case_id, "kind": "opt_out_confirmation"},
+        )
+        try:
+            channel.send(message)
+        except DeliveryError as exc:
+            log.warning("opt-out confirmation to %s not sent: %s", mask_phone(case.phone), exc)
+            return False
+        return True
+
+    # ------------------------------------------------------------ delivery statuses
+
+    def delivery_status(
+        self,
+        *,
+        intent_id: str | None,
+        provider_id: str | None,
+        status: str,
+        code: str | None = None,
+        answered_by: str | None = None,
+    ) -> str:
+        """Apply a provider's status callback to its intent; return what was done."""
+        store = self.rt.store
+        now = self.rt.now()
+        with store.read() as conn:
+            row = store.intent(conn, intent_id) if intent_id else None
+            if row is None and provider_id:
+                row = store.intent_by_provider_id(conn, provider_id)
+        if row is None:
+            return "unknown_intent"
+        status = status.lower()
+        if status in FAILED:
+            return self._failed(row, status, code, now)
+        # The case gate, exclusively: a callback that overtakes the provider's answer to the
+        # send waits for the delivery to record that answer, instead of being overwritten by it.
+        with store.stop_transaction([row.case_id]) as conn:
+            current = store.intent(conn, row.intent_id, lock=True)
+            if current is None:
+                return "unknown_intent"
+            values: dict[str, Any] = {}
+            if provider_id and not current.provider_id:
+                values["provider_id"] = provider_id
+            outcome = "noted"
+            settled = (IntentState.SENT, IntentState.UNKNOWN, IntentState.SENDING)
+            if status in DELIVERED and current.state in (*settled, IntentState.DELIVERED):
+                values.update(state=IntentState.DELIVERED, completed_at=current.completed_at or now)
+                human = answered_by in (None, "", "human") and current.channel == "voice"
+                if human and status == "completed":
+                    values["connected"] = True
+                    self._conversation(conn, current, now)
+                outcome = "delivered"
+            elif (status in ACCEPTED or status in UNANSWERED) and current.state == IntentState.UNKNOWN:
+                values.update(state=IntentState.SENT, reason="confirmed_by_callback")
+                outcome = "sent"
+            if values:
+                store.update_intent(conn, current.intent_id, now, **values)
+            if "state" in values and current.state == IntentState.UNKNOWN:
+                store.wake_case(conn, current.case_id, now)  # the ladder waited for this answer
+            store.add_attempt(
+                conn,
+                intent_id=current.intent_id,
+                case_id=current.case_id,
+                channel=current.channel,
+                at=now,
+                outcome=f"status:{status}",
+                provider_id=provider_id,
+                error_code=code,
+            )
+        return outcome
+
+    def _conversation(self, conn: Any, intent: Any, now: datetime) -> None:
+        """A call answered by the debtor: Reg F's cool-down counts from it."""
+        event = Event(
+            EventKind.CONVERSATION, now, case_id=intent.case_id, channel="voice", intent_id=intent.intent_id
+        )
+        self.rt.store.record_provider_event(conn, event, now=now)
+
+    def _failed(self, row: Any, status: str, code: str | None, now: datetime) -> str:
+        """A failed delivery: the channel says whether to fall back, invalidate or retry later."""
+        channel = self.rt.channel(row.channel)
+        error = channel.status_error(code, status) if channel is not None else None
+        if error is None:
+            error = PermanentDeliveryError(f"provider status {status}", code=code)
+        store = self.rt.store
+        with store.stop_transaction([row.case_id]) as conn:  # see delivery_status
+            current = store.intent(conn, row.intent_id, lock=True)
+            if current is None or current.state not in (
+                IntentState.SENT,
+                IntentState.UNKNOWN,
+                IntentState.SENDING,
+            ):
+                return "ignored"
+            store.add_attempt(
+                conn,
+                intent_id=current.intent_id,
+                case_id=current.case_id,
+                channel=current.channel,
+                at=now,
+                outcome=f"status:{status}",
+                error_code=code,
+                detail=str(error)[:500],
+            )
+            transient = isinstance(error, TransientDeliveryError)
+            if transient and current.attempts < self.rt.settings.max_retries:
+                # Not delivered, and surely not twice: it may go again later (a limited number of times).
+                store.update_intent(
+                    conn,
+                    current.intent_id,
+                    now,
+                    state=IntentState.PLANNED,
+                    error_code=code,
+                    not_before=now + REDELIVER_AFTER,
+                    call_started_at=None,
+                    completed_at=None,
+                )
+                return "redeliver"
+            store.update_intent(
+                conn,
+                current.intent_id,
+                now,
+                state=IntentState.FAILED,
+                error_code=code,
+                reason="retries_exhausted" if transient else "undelivered",
+                completed_at=now,
+            )
+            self._provider_event(conn, current, error, now)
+            store.wake_case(conn, current.case_id, now)
+        return "failed"
+
+    def _provider_event(self, conn: Any, intent: Any, error: DeliveryError, now: datetime) -> None:
+        event = event_for_delivery_error(
+            error, case_id=intent.case_id, channel=intent.channel, address=intent.address, at=now
+        )
+        if event is not None:
+            self.rt.store.record_provider_event(conn, event, now=now)
+
+    # ------------------------------------------------------------ keypresses and acks
+
+    def keypress(self, intent_id: str, digits: str, *, at: datetime) -> str:
+        """A key pressed during a reminder call: promise, acknowledge, or ask for an agent."""
+        with self.rt.store.read() as conn:
+            row = self.rt.store.intent(conn, intent_id)
+            if row is None:
+                raise InputError(f"unknown intent {intent_id!r}", field="intent_id")
+            case = self.rt.store.load_cases(conn, [row.case_id])[row.case_id][0]
+        meaning = self.rt.policy.responses.keypress.get(digits.strip()[:1])
+        if meaning is None:
+            self.record(
+                Event(
+                    EventKind.REPLY,
+                    at,
+                    case_id=case.case_id,
+                    channel="voice",
+                    text=f"key {digits}",
+                    intent_id=intent_id,
+                ),
+                source="keypress",
+            )
+            return "unknown"
+        if meaning == "handoff":
+            event = Event(
+                EventKind.HANDOFF,
+                at,
+                case_id=case.case_id,
+                channel="voice",
+                intent_id=intent_id,
+                text=f"key {digits}",
+            )
+        elif meaning == "promise":
+            zone = candidate_zones(case.timezone, case.phone, self.rt.policy.default_timezone)[0]
+            day = at.astimezone(zone).date() + timedelta(days=self.rt.policy.responses.promise_days)
+            event = Event(
+                EventKind.PROMISE,
+                at,
+                case_id=case.case_id,
+                date=day,
+                channel="voice",
+                intent_id=intent_id,
+                text=f"key {digits}",
+            )
+        else:
+            event = Event(
+                EventKind.ACK,
+                at,
+                case_id=case.case_id,
+                channel="voice",
+                intent_id=intent_id,
+                text=f"key {digits}",
+            )
+        self.record(event, source="keypress")
+        return meaning
+
+    def push_ack(self, intent_id: str, *, at: datetime, event_id: str | None = None) -> Recorded:
+        """The lender's app reports that the debtor opened a reminder push."""
+        with self.rt.store.read() as conn:
+            row = conn.execute(
+                select(intents.c.case_id, intents.c.channel).where(intents.c.intent_id == intent_id)
+            ).first()
+        if row is None:
+            raise InputError(f"unknown intent {intent_id!r}", field="intent_id")
+        event = Event(
+            EventKind.ACK,
+            at,
+            case_id=row.case_id,
+            channel=row.channel,
+            intent_id=intent_id,
+            event_id=event_id,
+            text="push opened",
+        )
+        return self.record(event, source="push_ack")

@@ -1,0 +1,126 @@
+"""A compiled policy: segments, ladders, steps, responses and guardrails, as the engine reads them.
+
+:mod:`dunning.core.policy.compile` builds these from a policy file; the
+engine and the send-time re-check only read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from dunning.core.channel import ChannelSpec
+from dunning.core.domain.guardrails import Guardrails
+from dunning.core.policy.conditions import Condition
+
+__all__ = ["Ladder", "Policy", "Responses", "Segment", "Step", "TemplateLookup", "Variant"]
+
+#: Answers ``(channel, template) -> exists?`` so a check can flag unknown templates.
+TemplateLookup = Callable[[str, str], bool]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One template of an A/B step, with its share of debtors."""
+
+    name: str
+    template: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One rung of a ladder."""
+
+    index: int
+    channel: str
+    variants: tuple[Variant, ...]
+    wait: timedelta
+    when: Condition | None = None
+    repeat: int = 0
+    name: str | None = None
+
+    @property
+    def template(self) -> str:
+        """The template when there is one; the first variant's for an A/B step."""
+        return self.variants[0].template
+
+    @property
+    def is_ab(self) -> bool:
+        return len(self.variants) > 1
+
+
+@dataclass(frozen=True)
+class Ladder:
+    name: str
+    start_after: timedelta
+    steps: tuple[Step, ...]
+    then: str = "stop"
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str
+    ladder: str
+    when: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Responses:
+    promise_grace: timedelta = timedelta(days=1)
+    reply_pause: timedelta | None = None
+    promise_days: int = 3
+    keypress: Mapping[str, str] = field(default_factory=lambda: {"1": "promise", "2": "handoff"})
+    opt_out_confirmation: bool = True
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A checked policy, ready for :func:`dunning.core.domain.engine.decide`.
+
+    ``channels`` are the channels that may be used: every registered one for
+    a dry run, only the configured ones in production (:meth:`with_channels`).
+    """
+
+    name: str
+    segments: tuple[Segment, ...]
+    ladders: Mapping[str, Ladder]
+    rails: Guardrails
+    channels: Mapping[str, ChannelSpec]
+    responses: Responses = field(default_factory=Responses)
+    presets: tuple[str, ...] = ()
+    default_timezone: str | None = None
+    contact: Mapping[str, Any] = field(default_factory=dict)
+    sms_segment_limit: int = 3
+    deadline_after: timedelta = timedelta(days=3)
+    source: str = "<policy>"
+    chooser: Callable[[Any, Step, tuple[Variant, ...]], str | None] | None = None
+
+    def with_channels(self, available: Mapping[str, ChannelSpec]) -> Policy:
+        """The same policy, limited to the channels that are configured."""
+        return _replace(self, channels=dict(available))
+
+    def with_chooser(self, chooser: Callable[[Any, Step, tuple[Variant, ...]], str | None]) -> Policy:
+        """The same policy, with variant choice delegated (the plugin hook)."""
+        return _replace(self, chooser=chooser)
+
+    def step(self, ladder: str, index: int) -> Step | None:
+        found = self.ladders.get(ladder)
+        if found is None or not 0 <= index < len(found.steps):
+            return None
+        return found.steps[index]
+
+    def templates(self) -> set[tuple[str, str]]:
+        """Every (channel, template) the policy may render."""
+        return {
+            (step.channel, variant.template)
+            for ladder in self.ladders.values()
+            for step in ladder.steps
+            for variant in step.variants
+        }
+
+
+def _replace(policy: Policy, **changes: Any) -> Policy:
+    return replace(policy, **changes)

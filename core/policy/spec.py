@@ -1,0 +1,173 @@
+"""The policy file as written: pydantic models of its YAML, strict about keys.
+
+These models check shape and types (unknown keys, bad durations, bad times).
+:mod:`dunning.core.policy.compile` then checks meaning (unknown channels, ladders,
+templates; caps and quiet hours that forbid everything) and compiles the
+result into the engine's :class:`~dunning.core.policy.compile.Policy`.
+"""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from dunning.core.policy.durations import parse_duration
+
+__all__ = ["PolicySpec"]
+
+
+def _duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value != 0:
+        raise ValueError(f"{value} has no unit; write e.g. {value}d, {value}h or {value}m")
+    return parse_duration(value)
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 21:00 as the base-60 integer 1260.
+        hours, minutes = divmod(value, 60)
+        value = f"{hours:02d}:{minutes:02d}"
+    elif isinstance(value, str) and ":" in value:
+        head, _, tail = value.strip().partition(":")
+        if not (head.isdigit() and tail.isdigit()):
+            raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
+        hours, minutes = int(head), int(tail)
+    else:
+        raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
+    if hours == 24 and minutes == 0:
+        return time(0, 0)
+    if not (0 <= hours < 24 and 0 <= minutes < 60):
+        raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
+    return time(hours, minutes)
+
+
+def _listify(value: Any) -> Any:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Clock = Annotated[time, BeforeValidator(_clock)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class QuietSpec(_Strict):
+    start: Clock
+    end: Clock
+    channels: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietSpec:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: say which hours are quiet")
+        return self
+
+
+class CapSpec(_Strict):
+    channel: str = "any"
+    max: int = Field(ge=0)
+    per: Duration
+    scope: Literal["debtor", "case"] = "debtor"
+    count: Literal["attempts", "connected"] = "attempts"
+
+    @model_validator(mode="after")
+    def _window(self) -> CapSpec:
+        if self.per <= timedelta(0):
+            raise ValueError("per must be a positive duration")
+        return self
+
+
+class CooldownSpec(_Strict):
+    channel: str = "voice"
+    period: Duration = Field(alias="for")
+    after: Literal["conversation"] = "conversation"
+    scope: Literal["debtor", "case"] = "case"
+
+
+class VariantSpec(_Strict):
+    template: str
+    name: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+
+class StepSpec(_Strict):
+    channel: str
+    template: str | None = None
+    variants: list[VariantSpec] | None = None
+    wait: Duration = timedelta(days=1)
+    when: str | None = None
+    repeat: int = Field(default=0, ge=0)
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _one_template(self) -> StepSpec:
+        if (self.template is None) == (self.variants is None):
+            raise ValueError("give either template or variants (exactly one)")
+        if self.variants is not None and not self.variants:
+            raise ValueError("variants must list at least one template")
+        return self
+
+
+class LadderSpec(_Strict):
+    start_after: Duration = timedelta(0)
+    steps: list[StepSpec] = Field(min_length=1)
+    then: Literal["repeat_last", "restart", "stop", "handoff"] = "stop"
+
+
+class SegmentSpec(_Strict):
+    name: str
+    ladder: str
+    when: str | None = None
+
+
+Keypress = Literal["ack", "promise", "handoff"]
+
+
+def _default_keys() -> dict[str, Keypress]:
+    return {"1": "promise", "2": "handoff"}
+
+
+class ResponsesSpec(_Strict):
+    promise_grace: Duration = timedelta(days=1)
+    reply_pause: Duration | None = None
+    promise_days: int = Field(default=3, ge=0)
+    keypress: dict[str, Keypress] = Field(default_factory=_default_keys)
+    opt_out_confirmation: bool = True
+
+
+class ContactSpec(_Strict):
+    phone: str | None = None
+    #: the lender's name, or names by locale ({zh-CN: 安心消费金融, en: Anxin Finance})
+    name: str | dict[str, str] | None = None
+    url: str | None = None
+
+
+class LimitsSpec(_Strict):
+    sms_segments: int = Field(default=3, ge=1)
+
+
+class PolicySpec(_Strict):
+    name: str
+    description: str | None = None
+    preset: Annotated[list[str], BeforeValidator(_listify)] = Field(default_factory=lambda: ["conservative"])
+    default_timezone: str | None = None
+    deadline: Duration = timedelta(days=3)
+    quiet_hours: Annotated[list[QuietSpec], BeforeValidator(_listify)] = Field(default_factory=list)
+    caps: list[CapSpec] = Field(default_factory=list)
+    cooldowns: list[CooldownSpec] = Field(default_factory=list)
+    holidays: Annotated[list[str], BeforeValidator(_listify)] = Field(default_factory=list)
+    segments: list[SegmentSpec] = Field(min_length=1)
+    ladders: dict[str, LadderSpec] = Field(min_length=1)
+    responses: ResponsesSpec = Field(default_factory=ResponsesSpec)
+    contact: ContactSpec = Field(default_factory=ContactSpec)
+    limits: LimitsSpec = Field(default_factory=LimitsSpec)

@@ -1,0 +1,1 @@
+"""``dunning simulate``: a policy tried on a synthetic or real portfolio on a simulated clock."""
