@@ -31,6 +31,9 @@ class _StoreCollector(Collector):
             "dunning_attempts", "Delivery attempts by outcome", labels=["channel", "outcome"]
         )
         by_kind = GaugeMetricFamily("dunning_events", "Recorded events by kind", labels=["kind"])
+        parked = GaugeMetricFamily(
+            "dunning_cases_quarantined", "Cases parked because deciding or rendering them failed"
+        )
         with self.store.read() as conn:
             for channel, state, count in conn.execute(
                 select(intents.c.channel, intents.c.state, func.count()).group_by(
@@ -46,9 +49,11 @@ class _StoreCollector(Collector):
                 by_outcome.add_metric([channel, outcome], count)
             for kind, count in conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)):
                 by_kind.add_metric([kind], count)
+            parked.add_metric([], self.store.count_quarantined(conn))
         yield by_state
         yield by_outcome
         yield by_kind
+        yield parked
 
 
 class Metrics:

@@ -25,13 +25,25 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from dunning.core.cli import cases, channels, demo, policy, report, run, serve, simulate, workers
+    from dunning.core.cli import (
+        cases,
+        channels,
+        demo,
+        policy,
+        quarantine,
+        report,
+        run,
+        serve,
+        simulate,
+        workers,
+    )
 
     cli.add_command(policy.policy)
     cli.add_command(channels.channels)
     cli.add_command(cases.import_cmd)
     cli.add_command(cases.event)
     cli.add_command(cases.timeline_cmd)
+    cli.add_command(quarantine.cases_cmd)
     cli.add_command(run.tick_cmd)
     cli.add_command(run.run_cmd)
     cli.add_command(run.db)

@@ -40,6 +40,8 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.failures import is_outage
+from dunning.core.store.quarantine import describe
 
 __all__ = ["Delivery", "Outcome", "deliver"]
 
@@ -83,7 +85,12 @@ def deliver(rt: Runtime, intent_id: str, case_id: str | None = None) -> Delivery
             return Delivery(Outcome.SKIPPED, None if row is None else row.state)
         case_id = row.case_id
     with store.connection() as conn, store.gate.shared(conn, case_id):
-        taken = _take(rt, conn, intent_id, case_id)
+        try:
+            taken = _take(rt, conn, intent_id, case_id)
+        except Exception as exc:
+            if is_outage(exc):
+                raise  # the store is away: the broker (or the sweeper) brings the intent back
+            return _broken(rt, conn, intent_id, exc)
         if isinstance(taken, Delivery):
             return taken
         intent, case, channel, message = taken
@@ -135,6 +142,24 @@ def _take(
             lease["call_started_at"] = now
         store.update_intent(conn, intent_id, now, **lease)
     return intent, case, channel, message
+
+
+def _broken(rt: Runtime, conn: Connection, intent_id: str, error: Exception) -> Delivery:
+    """Re-checking or rendering raised: end the intent with the reason, never retry it forever.
+
+    The case is woken: the engine falls through to the next step, or parks
+    the case if deciding it fails the same way.
+    """
+    store = rt.store
+    now = rt.now()
+    with conn.begin():
+        intent = store.intent(conn, intent_id, lock=True)
+        if intent is None or intent.state not in _TAKEABLE:
+            return Delivery(Outcome.SKIPPED, None if intent is None else intent.state)
+        loaded = store.load_cases(conn, [intent.case_id]).get(intent.case_id)
+        detail = describe(error, loaded[0] if loaded else None)
+        log.error("intent %s not sent: preparing it failed (%s)", intent_id, type(error).__name__)
+        return _fail_in(rt, conn, intent, now, f"error:{type(error).__name__}"[:128], None, detail)
 
 
 def _not_now(

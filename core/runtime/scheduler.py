@@ -22,6 +22,8 @@ from dunning.core.errors import DeliveryError
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.cases import DueCase
+from dunning.core.store.failures import is_outage
+from dunning.core.store.quarantine import Fault, describe
 
 __all__ = ["SweepReport", "TickReport", "sweep", "tick"]
 
@@ -38,10 +40,13 @@ class TickReport:
     actions: Counter[str] = field(default_factory=Counter)
     skipped_changed: int = 0
     broken_promises: int = 0
+    #: cases parked this tick because deciding or writing them failed
+    quarantined: int = 0
 
     def __str__(self) -> str:
         detail = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
-        return f"{self.cases} case(s) decided, {self.planned} reminder(s) planned ({detail or 'no actions'})"
+        text = f"{self.cases} case(s) decided, {self.planned} reminder(s) planned ({detail or 'no actions'})"
+        return text + (f", {self.quarantined} quarantined" if self.quarantined else "")
 
 
 @dataclass
@@ -76,19 +81,29 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
 def _decide_batch(
     rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime, report: TickReport
 ) -> None:
-    store = rt.store
+    """Decide a page of cases and write the decisions; one case's failure parks that case only."""
     versions = {due.case.case_id: due.updated_at for due in page}
-    promised = {due.case.case_id: due.promise_until for due in page if due.promise_until is not None}
-    decided = _decide_in_order(rt, page, histories, now)
-    with store.write() as conn:
-        # A case changed since it was read (a payment, a re-import) is decided next tick.
-        written = store.set_case_state(conn, [_case_row(case, d, now) for case, d in decided], versions)
-        fresh = [(c, d) for c, d in decided if c.case_id in written]
-        report.skipped_changed += len(decided) - len(fresh)
-        planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
-        store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
-        promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
-        report.broken_promises += len(store.track_promises(conn, promises, now, promised))
+    decided, faults = _decide_in_order(rt, page, histories, now)
+    parked = {due.case.case_id for due in page if due.quarantined_at is not None}
+    try:
+        planned, fresh = _write_decisions(rt, decided, faults, page, versions, parked, now, report)
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        # One case's row broke the page's transaction: write each case on its own, park the culprit.
+        log.warning(
+            "a page of %d decisions could not be written (%s); writing case by case",
+            len(decided),
+            type(exc).__name__,
+        )
+        planned, fresh = [], []
+        for item in decided:
+            one_planned, one_fresh = _write_one(rt, item, page, versions, parked, now, report)
+            planned += one_planned
+            fresh += one_fresh
+        if faults:
+            with rt.store.write() as conn:
+                report.quarantined += len(rt.store.quarantine(conn, faults, now))
     report.cases += len(fresh)
     report.planned += len(planned)
     for _case, decision in fresh:
@@ -98,27 +113,86 @@ def _decide_batch(
         report.handed_over += hand_over(rt, [(i, *going[i]) for i in planned], now)
 
 
+def _write_decisions(
+    rt: Runtime,
+    decided: Sequence[tuple[Case, Decision]],
+    faults: Sequence[Fault],
+    page: Sequence[DueCase],
+    versions: dict[str, datetime],
+    parked: set[str],
+    now: datetime,
+    report: TickReport,
+) -> tuple[list[str], list[tuple[Case, Decision]]]:
+    """Write decisions and quarantines in one transaction; return new intents and written cases."""
+    store = rt.store
+    promised = {due.case.case_id: due.promise_until for due in page if due.promise_until is not None}
+    with store.write() as conn:
+        # A case changed since it was read (a payment, a re-import) is decided next tick.
+        written = store.set_case_state(conn, [_case_row(case, d, now) for case, d in decided], versions)
+        fresh = [(c, d) for c, d in decided if c.case_id in written]
+        report.skipped_changed += len(decided) - len(fresh)
+        store.recovered(conn, sorted(parked & written), now)
+        planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
+        store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
+        promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
+        report.broken_promises += len(store.track_promises(conn, promises, now, promised))
+        report.quarantined += len(store.quarantine(conn, faults, now))
+    return planned, fresh
+
+
+def _write_one(
+    rt: Runtime,
+    item: tuple[Case, Decision],
+    page: Sequence[DueCase],
+    versions: dict[str, datetime],
+    parked: set[str],
+    now: datetime,
+    report: TickReport,
+) -> tuple[list[str], list[tuple[Case, Decision]]]:
+    """Write one case's decision on its own; a case whose row the store refuses is parked."""
+    case = item[0]
+    try:
+        return _write_decisions(rt, [item], [], page, versions, parked, now, report)
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        fault = Fault(case.case_id, "write", describe(exc, case), versions.get(case.case_id))
+        with rt.store.write() as conn:
+            report.quarantined += len(rt.store.quarantine(conn, [fault], now))
+        log.error(
+            "case %s quarantined: its decision could not be written (%s)", case.case_id, type(exc).__name__
+        )
+        return [], []
+
+
 def _decide_in_order(
     rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime
-) -> list[tuple[Case, Decision]]:
+) -> tuple[list[tuple[Case, Decision]], list[Fault]]:
     """Decide each case; a reminder planned for one loan counts for the debtor's other loans.
 
     The histories were read once for the whole page, so a person with several
-    loans due together would otherwise be planned past their caps.
+    loans due together would otherwise be planned past their caps. A case whose
+    decision raises is returned as a fault, to be parked; the others go on.
     """
     planned: dict[str, list[Contact]] = {}
     decided = []
+    faults = []
     for due in page:
         case = due.case
         history = histories[case.case_id]
         extra = planned.get(case.debtor_id)
         if extra:
             history = History(history.events, (*history.contacts, *extra))
-        decision = decide(case, history, rt.policy, now)
+        try:
+            decision = decide(case, history, rt.policy, now)
+        except Exception as exc:
+            faults.append(Fault(case.case_id, "decide", describe(exc, case), due.updated_at))
+            log.error("case %s quarantined: deciding it failed (%s)", case.case_id, type(exc).__name__)
+            continue
         for action in decision.sends:
             planned.setdefault(case.debtor_id, []).append(_pending_contact(case, action, now))
         decided.append((case, decision))
-    return decided
+    return decided, faults
 
 
 def _pending_contact(case: Case, action: Any, now: datetime) -> Contact:

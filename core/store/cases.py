@@ -98,6 +98,8 @@ class DueCase:
     updated_at: datetime
     next_check_at: datetime
     promise_until: datetime | None = None
+    #: when it was parked for a failure; None when it is not quarantined
+    quarantined_at: datetime | None = None
 
 
 def _due(query: Any, now: datetime, partitions: tuple[int, int], after: tuple[datetime, str] | None) -> Any:
@@ -225,6 +227,7 @@ class CasesMixin(StoreBase):
                     m["updated_at"],
                     m["next_check_at"],
                     m["promise_until"],
+                    m["quarantined_at"],
                 )
             )
         return out

@@ -140,6 +140,12 @@ cases = Table(
     #: when the debtor's running promise (its date plus grace) ends, as the engine's hold said;
     #: cleared when the case is paid or the promise is counted as broken (once)
     Column("promise_until", UTCDateTime),
+    #: consecutive failures to decide or render this case; reset when it is decided again
+    Column("faults", Integer, nullable=False, default=0, server_default="0"),
+    #: the last failure, as ``stage: ErrorType: message`` with personal data masked
+    Column("fault", String(512)),
+    #: when the case was parked for a failure (None: not quarantined)
+    Column("quarantined_at", UTCDateTime, index=True),
     Index("ix_cases_due", "next_check_at", "case_id"),
 )
 
@@ -147,7 +153,8 @@ events = Table(
     "events",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("event_id", String(128), unique=True),
+    #: namespaced by where it came from (``api:``, ``twilio:``, ``cli:``, ...); unique
+    Column("event_id", String(160), unique=True),
     Column("case_id", String(128), nullable=False, index=True),
     Column("debtor_id", String(128), nullable=False, index=True),
     Column("kind", String(32), nullable=False),
@@ -161,6 +168,8 @@ events = Table(
     Column("intent_id", String(64)),
     #: api | webhook | cli | import | runtime
     Column("source", String(32), nullable=False),
+    #: a digest of what the sender said: the same id with another body is a conflict
+    Column("fingerprint", String(64)),
     Column("recorded_at", UTCDateTime, nullable=False),
 )
 
