@@ -16,11 +16,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from dunning.core.content.masking import mask_phone
 from dunning.core.errors import InputError
 from dunning.core.hookspecs import hookimpl
+from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.intake.records import normalise_phone
 from dunning.core.intake.service import Intake
 
@@ -86,10 +88,20 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
     if case is None:
         log.info("inbound SMS from %s matches no live case", mask_phone(phone))
         return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
-    intake.reply(
-        case, form.get("Body", ""), at=intake.rt.now(), channel="sms", event_id=form.get("MessageSid")
+    body = form.get("Body", "")
+    result = intake.reply(
+        case,
+        body,
+        at=intake.rt.now(),
+        channel="sms",
+        event_id=namespaced(Namespace.TWILIO, form.get("MessageSid")),
+        fingerprint=fingerprint({"from": phone, "body": body}),
+        opt_out_type=form.get("OptOutType"),
     )
-    return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
+    response = MessagingResponse()
+    if result.answer:
+        response.message(result.answer)
+    return _twiml(str(response))
 
 
 @router.post("/voice/status", status_code=204, summary="Call status callback")

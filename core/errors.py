@@ -6,6 +6,7 @@
     ├── ConfigError                 a policy, preset or setting is wrong
     │   └── PolicyError             names file, line and field of each problem
     ├── InputError                  a bad row, event or API request
+    │   └── ConflictError           an id already recorded with another content
     ├── PluginError                 a plugin broke a rule of registration
     │   └── DuplicateNameError      two plugins registered the same name
     ├── TemplateError               a template is missing or failed to render
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 __all__ = [
     "AmbiguousDeliveryError",
     "ConfigError",
+    "ConflictError",
     "DeliveryError",
     "DunningError",
     "DuplicateNameError",
@@ -78,6 +80,18 @@ class InputError(DunningError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class ConflictError(InputError):
+    """An idempotency key already recorded with another content: a conflict, never a silent duplicate.
+
+    ``stored`` describes what was recorded under the key, so the sender can
+    tell which of its two messages the store kept.
+    """
+
+    def __init__(self, message: str, *, field: str | None = "event_id", stored: dict[str, str]) -> None:
+        self.stored = stored
+        super().__init__(message, field=field)
 
 
 class PluginError(DunningError):

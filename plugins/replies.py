@@ -6,7 +6,7 @@ Chinese reply on an en case (or "已还 paid") is still understood; the locale
 only decides whether 12/5 is December or May.
 
 When a reply says several things, the kind that binds the lender most wins:
-opt_out > wrong_number > dispute > paid > promise > help. Stopping contact is
+opt_out > opt_in > wrong_number > dispute > paid > promise > info > help. Stopping contact is
 the legally binding part of "已还，别再发了" or "不是我的，别发了" (FCC 24-24:
 revocation by "any reasonable means"), and a payment is confirmed by the
 payment feed, not by a reply. A bare keyword (STOP, T, TD, 退订) is always an
@@ -28,7 +28,7 @@ __all__ = ["CLASSIFIER", "OPT_OUT_WORDS", "PRECEDENCE", "classify", "dunning_cla
 #: The name a Classification from this module carries.
 CLASSIFIER = "replies"
 #: The order in which kinds are tried; the first that matches is the answer.
-PRECEDENCE = ("opt_out", "wrong_number", "dispute", "paid", "promise", "help")
+PRECEDENCE = ("opt_out", "opt_in", "wrong_number", "dispute", "paid", "promise", "info", "help")
 
 
 def _any(*patterns: re.Pattern[str] | str) -> tuple[re.Pattern[str], ...]:
@@ -167,6 +167,10 @@ _HOW_TO_PAY = _any(
 )  # fmt: skip
 #: A reply made only of one of these asks for help (CTIA's HELP keyword and its kin).
 HELP_WORDS = frozenset({"help", "info", "information", "menu", "support", "帮助", "客服", "人工", "咨询"})
+#: The HELP keyword itself (CTIA): the sender wants the lender's name and contact, nothing more.
+INFO_WORDS = frozenset({"help", "info", "information", "帮助"})
+#: A reply made only of one of these takes an opt-out back (Twilio's and the carriers' START words).
+OPT_IN_WORDS = frozenset({"start", "unstop"})
 #: Help asked for in a sentence: a person, a call back, the way to pay, more time.
 _HELP = (
     *_HOW_TO_PAY,
@@ -250,6 +254,8 @@ def classify(text: str, locale: str, today: date) -> Classification | None:
     parts, dayfirst = clauses(norm), day_first(locale)
     if _opt_out(norm, parts):
         return Classification("opt_out", None, CLASSIFIER)
+    if _bare(norm, OPT_IN_WORDS):
+        return Classification("opt_in", None, CLASSIFIER)
     for kind, table in (("wrong_number", _WRONG_NUMBER), ("dispute", _DISPUTE)):
         if any(r.search(p) for p in parts for r in table):
             return Classification(kind, None, CLASSIFIER)
@@ -258,6 +264,8 @@ def classify(text: str, locale: str, today: date) -> Classification | None:
     promise = _promise(parts, today, dayfirst)
     if promise is not None:
         return promise
+    if _bare(norm, INFO_WORDS):
+        return Classification("info", None, CLASSIFIER)
     if _bare(norm, HELP_WORDS) or any(r.search(p) for p in parts for r in _HELP):
         return Classification("help", None, CLASSIFIER)
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,8 +22,11 @@ from dunning.core.api.schemas import (
     PushAckIn,
 )
 from dunning.core.domain.engine import outstanding
-from dunning.core.domain.model import Event
-from dunning.core.errors import InputError
+from dunning.core.domain.model import Case, Event
+from dunning.core.domain.zones import candidate_zones
+from dunning.core.errors import ConflictError, InputError
+from dunning.core.intake.aliases import normalise_channel
+from dunning.core.intake.keys import Namespace, client_id, fingerprint, namespaced
 from dunning.core.intake.records import case_to_json, parse_case, parse_event
 from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import timeline
@@ -37,6 +42,13 @@ _NOT_JSON: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The body is not UTF-8 text, so not JSON"}
 }
 _NO_CASE: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "No such case"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The event id was already used for another event (the body names it)"}
+}
+_BUSY: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests at once: retry after Retry-After seconds"},
+    503: {"description": "The store is busy or unavailable: retry after Retry-After seconds"},
+}
 
 #: A case id in a path: any text a store can hold (PostgreSQL refuses NUL).
 CaseId = Annotated[str, Path(pattern=r"^[^\x00]+$")]
@@ -56,68 +68,116 @@ def unprocessable(errors: list[tuple[tuple[Any, ...], str]]) -> HTTPException:
     )
 
 
-def _event(item: EventIn, now: datetime, loc: tuple[Any, ...]) -> Event:
+def _event(item: EventIn, now: datetime, loc: tuple[Any, ...], known: Collection[str]) -> Event:
+    """One event of a request, its channel normalised and its id in the API's namespace."""
     body = item.model_dump(mode="json", exclude_none=True)
     try:
-        return parse_event(body, default_at=now)
+        event = parse_event(body, default_at=now)
+        channel = normalise_channel(event.channel, known)
     except InputError as exc:
         raise unprocessable([((*loc, exc.field or "event"), str(exc))]) from exc
+    return replace(
+        event,
+        channel=channel,
+        event_id=namespaced(Namespace.API, event.event_id),
+        fingerprint=fingerprint(body),
+    )
+
+
+def _past_promise(event: Event, case: Case, policy: Any, now: datetime) -> bool:
+    """A promise dated before the debtor's today: a record of the past, not a promise."""
+    if event.kind != "promise" or event.date is None:
+        return False
+    zone = candidate_zones(case.timezone, case.phone, policy.default_timezone)[-1]
+    return event.date < now.astimezone(zone).date()
+
+
+def conflict(exc: ConflictError) -> HTTPException:
+    """409: the id names another event; the body says which (RFC 9457 problem details)."""
+    return HTTPException(
+        status_code=409,
+        detail={
+            "title": "event id already used",
+            "detail": str(exc),
+            "field": exc.field,
+            "stored": exc.stored,
+        },
+    )
 
 
 @router.post(
     "/events",
     response_model=list[EventResult],
-    responses=_NOT_JSON,
+    responses={**_NOT_JSON, **_CONFLICT, **_BUSY},
     summary="Record events (one, or a batch)",
 )
 def post_events(body: EventIn | EventsIn, request: Request) -> list[EventResult]:
-    """Payments, promises, disputes, opt-outs, acknowledgements. Idempotent by ``event_id``.
+    """Payments, promises, disputes, opt-outs, acknowledgements, replies. Idempotent by ``event_id``.
 
     A batch is all-or-nothing: if any event is invalid or names an unknown
     case, none is recorded and the 422 names each bad one's index and field.
+    The same ``event_id`` sent again with the same content is answered as a
+    duplicate; with another content, 409 names the event recorded under it.
     """
     intake = _intake(request)
     now = intake.rt.now()
+    known = [name for name in intake.rt.registry.channels if name != "outbox"]
+    batch = isinstance(body, EventsIn)
     items = body.events if isinstance(body, EventsIn) else [body]
-    prefix: tuple[Any, ...] = ("body", "events") if isinstance(body, EventsIn) else ("body",)
-    parsed = [
-        _event(item, now, (*prefix, i) if isinstance(body, EventsIn) else prefix)
-        for i, item in enumerate(items)
-    ]
+    prefix: tuple[Any, ...] = ("body", "events") if batch else ("body",)
+
+    def loc(i: int, *rest: str) -> tuple[Any, ...]:
+        return (*prefix, i, *rest) if batch else (*prefix, *rest)
+
+    parsed = [_event(item, now, loc(i), known) for i, item in enumerate(items)]
     with intake.rt.store.read() as conn:
-        known = set(
-            conn.scalars(select(cases.c.case_id).where(cases.c.case_id.in_([e.case_id for e in parsed])))
-        )
-    missing = [
-        (
-            (*prefix, i, "case_id") if isinstance(body, EventsIn) else (*prefix, "case_id"),
-            f"unknown case {e.case_id!r}",
-        )
-        for i, e in enumerate(parsed)
-        if e.case_id not in known
-    ]
-    if missing:
-        raise unprocessable(missing)
-    results = []
+        loaded = intake.rt.store.load_cases(conn, {e.case_id or "" for e in parsed})
+    errors = []
+    for i, event in enumerate(parsed):
+        found = loaded.get(event.case_id or "")
+        if found is None:
+            errors.append((loc(i, "case_id"), f"unknown case {event.case_id!r}"))
+        elif _past_promise(event, found[0], intake.rt.policy, now):
+            errors.append((loc(i, "date"), "a promise to pay must be dated today or later"))
+    if errors:
+        raise unprocessable(errors)
+    groups: list[list[Event]] = []
+    readings: list[Any] = []
     for event in parsed:
+        case = loaded[event.case_id or ""][0]
         if event.kind == "reply" and event.text:
-            with intake.rt.store.read() as conn:
-                case = intake.rt.store.load_cases(conn, [event.case_id or ""])[event.case_id or ""][0]
-            reply = intake.reply(
-                case, event.text, at=event.at, channel=event.channel or "sms", event_id=event.event_id
+            found_kind, group = intake.reply_events(
+                case,
+                event.text,
+                at=event.at,
+                channel=event.channel or "sms",
+                event_id=event.event_id,
+                fingerprint=event.fingerprint,
             )
-            first = reply.recorded[0]
-            cancelled = sum(len(r.cancelled) for r in reply.recorded)
-            results.append(_result(event, first.duplicate, cancelled, reply.recorded[-1].status))
-            continue
-        recorded = intake.record(event, source="api")
-        results.append(_result(event, recorded.duplicate, len(recorded.cancelled), recorded.status))
+            readings.append(found_kind)
+            groups.append(group)
+        else:
+            readings.append(None)
+            groups.append([event])
+    try:
+        recorded = intake.record_groups(groups, source="api")
+    except ConflictError as exc:
+        raise conflict(exc) from exc
+    results = []
+    for event, found_kind, done in zip(parsed, readings, recorded, strict=True):
+        if found_kind is not None and not done[0].duplicate:
+            intake.follow_up(
+                loaded[event.case_id or ""][0], found_kind, event.at, event.channel or "sms", event.event_id
+            )
+        cancelled = sum(len(r.cancelled) for r in done)
+        status = next((r.status for r in reversed(done) if r.status), None)
+        results.append(_result(event, done[0].duplicate, cancelled, status))
     return results
 
 
 def _result(event: Event, duplicate: bool, cancelled: int, status: str | None) -> EventResult:
     return EventResult(
-        event_id=event.event_id or "",
+        event_id=client_id(event.event_id),
         case_id=event.case_id or "",
         kind=str(event.kind),
         status="duplicate" if duplicate else "recorded",

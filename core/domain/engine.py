@@ -41,7 +41,7 @@ from dunning.core.domain.model import (
 )
 from dunning.core.domain.recheck import recheck
 from dunning.core.domain.situation import (
-    ALL_CHANNELS,
+    OptOuts,
     Situation,
     active_hold,
     facts_for,
@@ -71,7 +71,7 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     if settled:
         return _final(ctx, "paid", "stop", "paid", amount)
     opted = opted_out(ctx.events)
-    if opted & ALL_CHANNELS:
+    if opted.all_contact:
         return _final(ctx, "stopped", "stop", "opt_out", amount)
     hold = active_hold(ctx.events)
     if hold is not None:
@@ -101,7 +101,7 @@ class _Positioned:
         segment: str,
         amount: Decimal,
         facts: dict[str, Any],
-        opted: set[str | None],
+        opted: OptOuts,
     ) -> None:
         self.ctx = ctx
         self.ladder = ladder
@@ -210,6 +210,12 @@ class _Positioned:
             step_index, cycle = moved
             step = ladder.steps[min(last.step, len(ladder.steps) - 1)]
             due = last.at if last.status == ContactStatus.FAILED else last.at + step.wait
+        if response is not None and response.kind == EventKind.PROMISE and not self.promise_bounded(response):
+            resumed = any(e.kind == EventKind.RESUME and e.at > response.at for e in ctx.events)
+            if ctx.policy.responses.beyond_horizon == "handoff" and not resumed:
+                hold = self.action("hold", rule="promise_beyond_horizon")
+                return self.decision((hold,), None, "held")
+            response = replace(response, kind=EventKind.REPLY)  # heard, but no pause for months
         if response is not None:
             if response.kind == EventKind.PROMISE:
                 deadline = self.promise_deadline(response)
@@ -253,6 +259,13 @@ class _Positioned:
         if then == "handoff":
             return self.decision((self.action("hold", rule="handoff"),), None, "held")
         return self.decision((self.action("stop", rule="ladder_end"),), None, "stopped")
+
+    def promise_bounded(self, promise: Event) -> bool:
+        """Whether a promise's day lies between the day it was made and the policy's horizon."""
+        if promise.date is None:
+            return True
+        made = promise.at.astimezone(self.ctx.zones[0]).date()
+        return 0 <= (promise.date - made).days <= self.ctx.policy.responses.promise_horizon.days
 
     def promise_deadline(self, promise: Event) -> datetime:
         ctx = self.ctx

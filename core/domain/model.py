@@ -104,11 +104,13 @@ class EventKind(StrEnum):
     ACK = "ack"  #: the debtor acknowledged (push opened, keypress 1)
     DISPUTE = "dispute"  #: "not my debt": hold for a human
     OPT_OUT = "opt_out"  #: stop using ``channel`` (or every channel)
+    OPT_IN = "opt_in"  #: the debtor took back an opt-out of ``channel`` (e.g. texted START)
     WRONG_NUMBER = "wrong_number"  #: the contact point is not the debtor's (every channel using it)
     INVALID_CONTACT = "invalid_contact"  #: this channel cannot use the contact point
     CONVERSATION = "conversation"  #: a call answered by the debtor (Reg F cool-down)
     HANDOFF = "handoff"  #: the debtor asked for, or the ladder ended with, a human
     RESUME = "resume"  #: a human released a dispute or hand-off hold
+    HELP = "help"  #: the debtor asked how to reach the lender (HELP): answered, not a response
 
 
 #: Kinds that stop or redirect the ladder because the debtor answered.
@@ -130,6 +132,8 @@ class Event:
     address: str | None = None
     intent_id: str | None = None
     event_id: str | None = None
+    #: a digest of what the sender said, for telling a retry from a conflicting reuse of an id
+    fingerprint: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -8,7 +8,6 @@ from dunning.core.domain.actions import Action
 from dunning.core.domain.guardrails import earliest_lawful
 from dunning.core.domain.model import Case, History, utc
 from dunning.core.domain.situation import (
-    ALL_CHANNELS,
     Situation,
     active_hold,
     opted_out,
@@ -36,7 +35,7 @@ def recheck(
     if settled:
         return Action("stop", ctx.now, channel=channel, rule="paid", intent_id=intent_id)
     opted = opted_out(ctx.events)
-    if opted & ALL_CHANNELS:
+    if opted.all_contact:
         return Action("stop", ctx.now, channel=channel, rule="opt_out", intent_id=intent_id)
     hold = active_hold(ctx.events)
     if hold is not None:

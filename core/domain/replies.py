@@ -15,7 +15,10 @@ import pluggy
 __all__ = ["REPLY_KINDS", "Classification", "classify_reply"]
 
 #: What a classifier may answer.
-REPLY_KINDS = frozenset({"opt_out", "paid", "promise", "dispute", "wrong_number", "help"})
+#: ``info`` is the HELP keyword (CTIA): a request for the lender's contact, answered without
+#: pausing anything; ``help`` is a request for a person or the way to pay, which is engagement.
+#: ``opt_in`` takes back an opt-out (START, UNSTOP).
+REPLY_KINDS = frozenset({"opt_out", "opt_in", "paid", "promise", "dispute", "wrong_number", "help", "info"})
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """Turning what a debtor said into the events that steer the escalation.
 
-A reply is always recorded (it is engagement, and the timeline shows it);
+A reply is always recorded (it is engagement, and the timeline shows it),
+except HELP and START, which ask for information or lift an opt-out and
+answer nothing about the debt;
 what a classifier understood adds the event that changes course: an opt-out
 of the channel it came on, a promise with its date, a dispute, a wrong
 number. "I have paid" pauses the ladder like an acknowledgement — only the
@@ -29,10 +31,14 @@ def events_for_reply(
     event_id: str | None = None,
 ) -> list[Event]:
     """The events one inbound reply stands for, the reply itself first."""
+    kind = classification.kind if classification is not None else None
+    if kind == "info":  # HELP: answered with the lender's contact; not a response that pauses
+        return [Event(EventKind.HELP, at, case_id=case_id, channel=channel, text=text, event_id=event_id)]
+    if kind == "opt_in":  # START: contact on this channel is welcome again
+        return [Event(EventKind.OPT_IN, at, case_id=case_id, channel=channel, text=text, event_id=event_id)]
     reply = Event(EventKind.REPLY, at, case_id=case_id, channel=channel, text=text, event_id=event_id)
-    if classification is None or classification.kind == "help":
+    if classification is None or kind == "help":
         return [reply]
-    kind = classification.kind
     follow: Event
     if kind == "opt_out":
         follow = Event(EventKind.OPT_OUT, at, case_id=case_id, channel=channel, text=text)

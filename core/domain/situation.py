@@ -7,6 +7,7 @@ pure, like both of them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,16 @@ from dunning.core.domain.model import COUNTED, Case, Event, EventKind, History
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.policy.model import Policy
 
-__all__ = ["ALL_CHANNELS", "Situation", "active_hold", "facts_for", "opted_out", "outstanding", "unreachable"]
+__all__ = [
+    "ALL_CHANNELS",
+    "OptOuts",
+    "Situation",
+    "active_hold",
+    "facts_for",
+    "opted_out",
+    "outstanding",
+    "unreachable",
+]
 
 #: Channel names an opt-out uses to mean every channel.
 ALL_CHANNELS = frozenset({None, "", "all", "any"})
@@ -68,6 +78,7 @@ def facts_for(
 #: Same-instant events apply in this order, so the outcome never depends on the order they
 #: were listed in: a resume before a hold (the hold stands), a reply before a promise.
 _RANK = {
+    EventKind.OPT_IN: -1,  # a START and a STOP at the same instant: the STOP stands
     EventKind.RESUME: 0,
     EventKind.REPLY: 1,
     EventKind.ACK: 2,
@@ -115,8 +126,50 @@ class Situation:
         return max(local_moment(day, time(0), z) for z in self.zones)
 
 
-def opted_out(events: Sequence[Event]) -> set[str | None]:
-    return {e.channel for e in events if e.kind == EventKind.OPT_OUT}
+@dataclass(frozen=True)
+class OptOuts:
+    """Which channels the debtor has opted out of, after every opt-out and opt-in in order.
+
+    ``everything`` is an opt-out of all contact; ``except_`` are channels the
+    debtor took back since (texting START after "stop all contact" lifts the
+    texts, nothing else).
+    """
+
+    channels: frozenset[str] = frozenset()
+    everything: bool = False
+    except_: frozenset[str] = frozenset()
+
+    def blocks(self, channel: str) -> bool:
+        if channel in self.channels:
+            return True
+        return self.everything and channel not in self.except_
+
+    @property
+    def all_contact(self) -> bool:
+        """Every channel is stopped: an opt-out of everything with nothing taken back."""
+        return self.everything and not self.except_
+
+
+def opted_out(events: Sequence[Event]) -> OptOuts:
+    """The opt-outs standing after ``events`` (in their order)."""
+    channels: set[str] = set()
+    everything = False
+    taken_back: set[str] = set()
+    for event in events:
+        if event.kind == EventKind.OPT_OUT:
+            if event.channel in ALL_CHANNELS:
+                everything, taken_back = True, set()
+            else:
+                channels.add(event.channel or "")
+                taken_back.discard(event.channel or "")
+        elif event.kind == EventKind.OPT_IN:
+            if event.channel in ALL_CHANNELS:
+                channels, everything, taken_back = set(), False, set()
+            else:
+                channels.discard(event.channel or "")
+                if everything:
+                    taken_back.add(event.channel or "")
+    return OptOuts(frozenset(channels), everything, frozenset(taken_back))
 
 
 def active_hold(events: Sequence[Event]) -> Event | None:
@@ -129,12 +182,12 @@ def active_hold(events: Sequence[Event]) -> Event | None:
     return hold
 
 
-def unreachable(ctx: Situation, channel: str, opted: set[str | None]) -> str | None:
+def unreachable(ctx: Situation, channel: str, opted: OptOuts) -> str | None:
     """Why ``channel`` cannot reach the debtor now: unavailable, opted out, no or bad address."""
     spec = ctx.policy.channels.get(channel)
     if spec is None:
         return f"channel_unavailable:{channel}"
-    if channel in opted:
+    if opted.blocks(channel):
         return f"opt_out:{channel}"
     address = ctx.case.address(spec.contact_kind)
     if not address:

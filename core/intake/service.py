@@ -8,7 +8,8 @@ delivery statuses with the channel's own error mapping, and act on keypresses.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,12 +47,13 @@ REDELIVER_AFTER = timedelta(minutes=30)
 
 @dataclass
 class ReplyResult:
-    """What an inbound reply did."""
+    """What an inbound reply did; ``answer`` is a text to send back at once (HELP), if any."""
 
     case_id: str | None
     classification: Classification | None
     recorded: list[Recorded] = field(default_factory=list)
     confirmation_sent: bool = False
+    answer: str | None = None
 
 
 class Intake:
@@ -63,9 +65,16 @@ class Intake:
     # ------------------------------------------------------------ lender events
 
     def record(self, event: Event, *, source: str) -> Recorded:
-        recorded = self.rt.store.record_event(event, source=source, now=self.rt.now())
-        if not recorded.duplicate:
-            self._notify(event)
+        """Record one event (its id already namespaced, see :func:`keyed`)."""
+        return self.record_groups([[event]], source=source)[0][0]
+
+    def record_groups(self, groups: Sequence[Sequence[Event]], *, source: str) -> list[list[Recorded]]:
+        """Record groups of events in one transaction, then tell the observers of the new ones."""
+        recorded = self.rt.store.record_events(groups, source=source, now=self.rt.now())
+        for group in recorded:
+            for item in group:
+                if not item.duplicate:
+                    self._notify(item.event)
         return recorded
 
     def _notify(self, event: Event) -> None:
@@ -91,16 +100,31 @@ class Intake:
                 return None
             return self.rt.store.load_cases(conn, [row.case_id])[row.case_id][0]
 
-    def reply(
-        self, case: Case, text: str, *, at: datetime, channel: str = "sms", event_id: str | None = None
-    ) -> ReplyResult:
-        """Record a reply, and what the classifiers understood of it."""
+    def classify(self, case: Case, text: str, at: datetime) -> Classification | None:
+        """What the classifier plugins understand of a reply, in the debtor's own calendar."""
         today = at.astimezone(
             candidate_zones(case.timezone, case.phone, self.rt.policy.default_timezone)[0]
         ).date()
-        found = classify_reply(self.rt.registry.pm, text, case.locale, today)
-        result = ReplyResult(case.case_id, found)
-        for event in events_for_reply(
+        return classify_reply(self.rt.registry.pm, text, case.locale, today)
+
+    def reply_events(
+        self,
+        case: Case,
+        text: str,
+        *,
+        at: datetime,
+        channel: str = "sms",
+        event_id: str | None = None,
+        fingerprint: str | None = None,
+        opt_out_type: str | None = None,
+    ) -> tuple[Classification | None, list[Event]]:
+        """A reply and what it implies, as one group of events (not yet recorded).
+
+        ``opt_out_type`` is the provider's own reading of a keyword (Twilio's
+        Advanced Opt-Out: STOP, START, HELP): it overrides the classifiers.
+        """
+        found = _provider_reading(opt_out_type) or self.classify(case, text, at)
+        group = events_for_reply(
             found,
             text=text,
             case_id=case.case_id,
@@ -108,14 +132,83 @@ class Intake:
             at=at,
             address=case.phone,
             event_id=event_id,
-        ):
-            result.recorded.append(self.record(event, source="reply"))
-            if result.recorded[0].duplicate:
-                # A retried webhook: what the reply stands for was recorded the first time.
-                return result
-        if found is not None and found.kind == "opt_out" and channel == "sms":
-            result.confirmation_sent = self._confirm_opt_out(case, at, event_id or "")
+        )
+        if group:
+            group[0] = replace(group[0], fingerprint=fingerprint)
+        return found, group
+
+    def reply(
+        self,
+        case: Case,
+        text: str,
+        *,
+        at: datetime,
+        channel: str = "sms",
+        event_id: str | None = None,
+        fingerprint: str | None = None,
+        opt_out_type: str | None = None,
+        source: str = "reply",
+    ) -> ReplyResult:
+        """Record a reply and what the classifiers understood of it, in one transaction.
+
+        A provider's retry (the same message id) finds all of it recorded, or
+        none of it. An opt-out of texts is confirmed once, unless the provider
+        confirmed it itself (``opt_out_type``); HELP gets the lender's contact as
+        ``answer``, unless the provider answered it.
+        """
+        found, group = self.reply_events(
+            case,
+            text,
+            at=at,
+            channel=channel,
+            event_id=event_id,
+            fingerprint=fingerprint,
+            opt_out_type=opt_out_type,
+        )
+        result = ReplyResult(case.case_id, found)
+        result.recorded = self.record_groups([group], source=source)[0]
+        if result.recorded[0].duplicate or found is None:
+            return result  # a retried webhook: what the reply stands for was handled the first time
+        result.confirmation_sent, result.answer = self.follow_up(
+            case, found, at, channel, event_id, provider_answered=bool(opt_out_type)
+        )
         return result
+
+    def follow_up(
+        self,
+        case: Case,
+        found: Classification,
+        at: datetime,
+        channel: str,
+        event_id: str | None,
+        *,
+        provider_answered: bool = False,
+    ) -> tuple[bool, str | None]:
+        """After a reply was recorded: confirm an opt-out once, or answer HELP.
+
+        Returns whether a confirmation was sent and the answer to send back.
+        Nothing when the provider answered the keyword itself (one confirmation only).
+        """
+        if provider_answered:
+            return False, None
+        if found.kind == "opt_out" and channel == "sms":
+            return self._confirm_opt_out(case, at, event_id or ""), None
+        if found.kind == "info":
+            return False, self._render_answer(case, at, "help_reply")
+        return False, None
+
+    def _render_answer(self, case: Case, at: datetime, template: str) -> str | None:
+        """A short text sent back in the reply itself (TwiML), rendered for the debtor's locale."""
+        if not self.rt.templates.exists("sms", template, case.locale):
+            return None
+        context = render_context(
+            case,
+            amount=case.amount_due,
+            now=at,
+            contact=self.rt.policy.contact,
+            default_timezone=self.rt.policy.default_timezone,
+        )
+        return self.rt.templates.render("sms", template, case.locale, context).body
 
     def _confirm_opt_out(self, case: Case, at: datetime, key: str) -> bool:
         """One confirmation text after an opt-out (FCC 24-24 allows exactly one)."""
@@ -352,3 +445,12 @@ class Intake:
             text="push opened",
         )
         return self.record(event, source="push_ack")
+
+
+#: Twilio Advanced Opt-Out's ``OptOutType`` values, as the classification they stand for.
+_PROVIDER_READINGS = {"STOP": "opt_out", "START": "opt_in", "HELP": "info"}
+
+
+def _provider_reading(opt_out_type: str | None) -> Classification | None:
+    kind = _PROVIDER_READINGS.get((opt_out_type or "").strip().upper())
+    return Classification(kind, None, "provider") if kind else None

@@ -300,6 +300,8 @@ def _responses(spec: PolicySpec) -> Responses:
         promise_grace=r.promise_grace,
         reply_pause=r.reply_pause,
         promise_days=r.promise_days,
+        promise_horizon=r.promise_horizon,
+        beyond_horizon=r.beyond_horizon,
         keypress=dict(r.keypress),
         opt_out_confirmation=r.opt_out_confirmation,
     )

@@ -72,6 +72,10 @@ class Responses:
     promise_grace: timedelta = timedelta(days=1)
     reply_pause: timedelta | None = None
     promise_days: int = 3
+    #: the furthest promised day that pauses the ladder (from the day the promise was made)
+    promise_horizon: timedelta = timedelta(days=30)
+    #: ``reply``: a promise beyond the horizon pauses like a plain reply; ``handoff``: held for a person
+    beyond_horizon: str = "reply"
     keypress: Mapping[str, str] = field(default_factory=lambda: {"1": "promise", "2": "handoff"})
     opt_out_confirmation: bool = True
 

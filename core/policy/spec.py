@@ -140,9 +140,23 @@ def _default_keys() -> dict[str, Keypress]:
 class ResponsesSpec(_Strict):
     promise_grace: Duration = timedelta(days=1)
     reply_pause: Duration | None = None
-    promise_days: int = Field(default=3, ge=0)
+    promise_days: int = Field(default=3, ge=0, le=366)
+    #: the furthest promised day that pauses the ladder; a later one is handled by beyond_horizon
+    promise_horizon: Duration = timedelta(days=30)
+    #: what a promise beyond the horizon does: pause like a plain reply, or hold for a person
+    beyond_horizon: Literal["reply", "handoff"] = "reply"
     keypress: dict[str, Keypress] = Field(default_factory=_default_keys)
     opt_out_confirmation: bool = True
+
+    @model_validator(mode="after")
+    def _bounded(self) -> ResponsesSpec:
+        if not timedelta(days=1) <= self.promise_horizon <= timedelta(days=366):
+            raise ValueError("promise_horizon must be between 1d and 366d")
+        if self.promise_grace > timedelta(days=31) or self.promise_grace < timedelta(0):
+            raise ValueError("promise_grace must be between 0 and 31d")
+        if timedelta(days=self.promise_days) > self.promise_horizon:
+            raise ValueError("promise_days must not reach past promise_horizon")
+        return self
 
 
 class ContactSpec(_Strict):

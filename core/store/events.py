@@ -16,16 +16,19 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from dunning.core.domain.model import Event, EventKind
-from dunning.core.errors import InputError
+from dunning.core.errors import ConflictError, InputError
 from dunning.core.store.outbox import OutboxMixin
 from dunning.core.store.schema import cases, debtors, events, intents
 
 __all__ = ["EventsMixin", "Recorded", "event_values"]
 
 #: Events that concern the person's contact points, not one loan.
-_DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
+_DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
+#: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans anew).
+_KEEPS_PLANS = (EventKind.RESUME, EventKind.HELP, EventKind.OPT_IN)
 _ALL = (None, "", "all", "any")
 
 
@@ -58,18 +61,88 @@ class EventsMixin(OutboxMixin):
 
     def record_event(self, event: Event, *, source: str, now: datetime) -> Recorded:
         """Record one event for ``event.case_id`` and withdraw what it supersedes."""
-        if not event.case_id:
-            raise InputError("is required", field="case_id")
+        return self.record_events([[event]], source=source, now=now)[0][0]
+
+    def record_events(
+        self, groups: Sequence[Sequence[Event]], *, source: str, now: datetime
+    ) -> list[list[Recorded]]:
+        """Record every group of events in one transaction: all of them, or none.
+
+        A group is an event and what it implies (a reply, then the opt-out it
+        says): when its first event is a retry of one already recorded, the
+        rest were recorded with it and are not recorded again. An id recorded
+        before with another content raises ``ConflictError`` and records nothing.
+        """
+        flat = [event for group in groups for event in group]
+        if not flat:
+            return []
+        for event in flat:
+            if not event.case_id:
+                raise InputError("is required", field="case_id")
+        debtor_of, debtor_cases = self._gated_cases(flat)
+        gated = sorted({c for e in flat for c in self._gated_for(e, debtor_of, debtor_cases)})
+        for attempt in (1, 2):
+            try:
+                with self.stop_transaction(gated) as conn:
+                    return [
+                        self._record_group(conn, group, debtor_of, debtor_cases, source, now)
+                        for group in groups
+                    ]
+            except IntegrityError:
+                # The same id recorded by a concurrent request between our check and our insert:
+                # the second attempt finds it and answers as a retry (or a conflict) would.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _gated_cases(self, batch: Sequence[Event]) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """Each event's debtor, and every case of the debtors whose contact points an event concerns."""
+        ids = sorted({e.case_id or "" for e in batch})
         with self.read() as conn:
-            row = conn.execute(select(cases.c.debtor_id).where(cases.c.case_id == event.case_id)).first()
-            if row is None:
-                raise InputError(f"unknown case {event.case_id!r}", field="case_id")
-            debtor_id = row.debtor_id
-            gated = [event.case_id]
-            if event.kind in _DEBTOR_WIDE:
-                gated = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id)))
-        with self.stop_transaction(gated) as conn:
-            return self.record_event_in(conn, event, debtor_id, gated, source=source, now=now)
+            debtor_of: dict[str, str] = {}
+            for start in range(0, len(ids), 500):
+                query = select(cases.c.case_id, cases.c.debtor_id).where(
+                    cases.c.case_id.in_(ids[start : start + 500])
+                )
+                debtor_of.update((row.case_id, row.debtor_id) for row in conn.execute(query))
+            unknown = [case_id for case_id in ids if case_id not in debtor_of]
+            if unknown:
+                raise InputError(f"unknown case {unknown[0]!r}", field="case_id")
+            wide = sorted({debtor_of[e.case_id or ""] for e in batch if e.kind in _DEBTOR_WIDE})
+            debtor_cases: dict[str, list[str]] = {}
+            for debtor_id in wide:
+                debtor_cases[debtor_id] = list(
+                    conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id))
+                )
+        return debtor_of, debtor_cases
+
+    @staticmethod
+    def _gated_for(
+        event: Event, debtor_of: Mapping[str, str], debtor_cases: Mapping[str, list[str]]
+    ) -> list[str]:
+        case_id = event.case_id or ""
+        if event.kind in _DEBTOR_WIDE:
+            return debtor_cases.get(debtor_of[case_id], [case_id])
+        return [case_id]
+
+    def _record_group(
+        self,
+        conn: Connection,
+        group: Sequence[Event],
+        debtor_of: Mapping[str, str],
+        debtor_cases: Mapping[str, list[str]],
+        source: str,
+        now: datetime,
+    ) -> list[Recorded]:
+        out: list[Recorded] = []
+        for index, event in enumerate(group):
+            debtor_id = debtor_of[event.case_id or ""]
+            if index > 0 and out[0].duplicate:
+                out.append(Recorded(event, duplicate=True, debtor_id=debtor_id))
+                continue
+            gated = self._gated_for(event, debtor_of, debtor_cases)
+            out.append(self.record_event_in(conn, event, debtor_id, gated, source=source, now=now))
+        return out
 
     def record_provider_event(self, conn: Connection, event: Event, *, now: datetime) -> Recorded:
         """Record what a provider reported inside the caller's transaction (the caller holds the gate)."""
@@ -91,8 +164,14 @@ class EventsMixin(OutboxMixin):
     ) -> Recorded:
         """Record an event inside the caller's transaction (the caller holds the gate)."""
         if event.event_id:
-            seen = conn.execute(select(events.c.id).where(events.c.event_id == event.event_id)).first()
+            seen = conn.execute(
+                select(events.c.kind, events.c.case_id, events.c.fingerprint, events.c.recorded_at).where(
+                    events.c.event_id == event.event_id
+                )
+            ).first()
             if seen is not None:
+                if seen.fingerprint and event.fingerprint and seen.fingerprint != event.fingerprint:
+                    raise _conflict(event.event_id, seen)
                 return Recorded(event, duplicate=True, debtor_id=debtor_id)
         conn.execute(insert(events).values(**event_values(event, debtor_id, source, now)))
         recorded = self._apply(conn, event, debtor_id, debtor_cases, now)
@@ -152,7 +231,7 @@ class EventsMixin(OutboxMixin):
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.debtor_id == debtor_id, reason=str(kind), now=now
             )
-        elif kind != EventKind.RESUME:
+        elif kind not in _KEEPS_PLANS:
             # A dispute, hand-off, reply, acknowledgement, promise or conversation
             # supersedes what was planned for this case; the engine plans anew.
             recorded.cancelled = self.cancel_where(
@@ -246,6 +325,20 @@ class EventsMixin(OutboxMixin):
         return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
 
 
+def _conflict(event_id: str, seen: Any) -> ConflictError:
+    stored = {
+        "event_id": event_id.partition(":")[2] or event_id,
+        "kind": str(seen.kind),
+        "case_id": str(seen.case_id),
+        "recorded_at": seen.recorded_at.isoformat().replace("+00:00", "Z"),
+    }
+    return ConflictError(
+        f"already recorded with another content: a {stored['kind']} for case {stored['case_id']!r}"
+        f" at {stored['recorded_at']}; send a new event id for a new event",
+        stored=stored,
+    )
+
+
 def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> dict[str, Any]:
     """An event as a row of the events table."""
     return {
@@ -263,6 +356,7 @@ def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> di
         "intent_id": event.intent_id,
         "source": source,
         "recorded_at": now,
+        "fingerprint": event.fingerprint,
     }
 
 

@@ -15,7 +15,9 @@ from dunning.core.store.schema import events, intents
 __all__ = ["HistoryMixin", "contact_from_row", "event_from_row"]
 
 #: Events about a person's contact point, which apply to all of their cases.
-DEBTOR_WIDE = frozenset({EventKind.OPT_OUT, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT})
+DEBTOR_WIDE = frozenset(
+    {EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT}
+)
 CHUNK = 500
 
 _STATUS = {
