@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,30 @@ def test_a_reply_is_classified_and_steers_the_case(env):
     result = dunning(env, "event", "CN-1003", "reply", "--text", "退订", "--at", "2026-12-02T03:00:00Z")
     assert result.returncode == 0, result.stderr
     assert "reply recorded" in result.stdout and "opt_out recorded" in result.stdout
+
+
+def test_a_reply_from_the_command_line_is_confirmed_as_from_a_webhook(env):
+    # Given an operator recording a debtor's 退订 by hand, then the same opt-out confirmation text
+    # goes out once (the dry run's outbox records it), as for a reply through Twilio's webhook.
+    dunning(env, "import", str(EXAMPLES / "portfolio.csv"))
+    dunning(env, "event", "CN-1003", "reply", "--text", "退订", "--event-id", "R-1")
+    again = dunning(env, "event", "CN-1003", "reply", "--text", "退订", "--event-id", "R-1")
+    assert "(already recorded)" in again.stdout
+    timeline = dunning(env, "timeline", "CN-1003", "--json")
+    actions = [json.loads(line)["action"] for line in timeline.stdout.splitlines()]
+    assert actions.count("opt_out") == 1
+    path = env["DUNNING_DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        texts = db.execute("SELECT parts FROM outbox_messages WHERE case_id = 'CN-1003'").fetchall()
+    assert len(texts) == 1 and "您已退订" in json.loads(texts[0][0])["body"]
+
+
+def test_an_event_id_reused_for_another_event_is_refused(env):
+    dunning(env, "import", str(EXAMPLES / "portfolio.csv"))
+    first = dunning(env, "event", "CN-1001", "promise", "--date", "2026-12-20", "--event-id", "E-9")
+    assert first.returncode == 0, first.stderr
+    reused = dunning(env, "event", "CN-1001", "payment", "--event-id", "E-9")
+    assert reused.returncode != 0 and "already recorded with another content: a promise" in reused.stderr
 
 
 def test_bad_event_input_names_the_field(env):

@@ -9,17 +9,13 @@ from pathlib import Path
 import click
 
 from dunning.core.content.templating import TemplateLibrary
-from dunning.core.domain.model import Event
-from dunning.core.domain.replies import classify_reply
-from dunning.core.domain.responses import events_for_reply
-from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import ConfigError
 from dunning.core.plugins import Registry, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
+from dunning.core.runtime.runtime import Runtime, build_runtime
 from dunning.core.settings import Settings, load_settings
 from dunning.core.store import Store, open_store
-from dunning.core.store.events import Recorded
 
 
 def parse_moment(value: str | None) -> datetime | None:
@@ -38,6 +34,7 @@ class App:
 
     def __init__(self) -> None:
         self._store: Store | None = None
+        self._runtime: Runtime | None = None
         self.fixed_now: datetime | None = None
 
     @cached_property
@@ -71,15 +68,8 @@ class App:
             templates=self.templates.exists,
         )
 
-    def record_reply(self, case_id: str, text: str, at: datetime) -> list[Recorded]:
-        """Record a free-text reply and what the classifiers understood of it."""
-        store = self.store()
-        with store.read() as conn:
-            loaded = store.load_cases(conn, [case_id]).get(case_id)
-        if loaded is None:
-            raise ConfigError(f"no case {case_id!r}")
-        case = loaded[0]
-        today = at.astimezone(candidate_zones(case.timezone, case.phone)[0]).date()
-        found = classify_reply(self.registry.pm, text, case.locale, today)
-        events: list[Event] = events_for_reply(found, text=text, case_id=case_id, channel="sms", at=at)
-        return [store.record_event(e, source="cli", now=self.now()) for e in events]
+    def runtime(self) -> Runtime:
+        """The runtime of the configured policy and channels (events go through its intake)."""
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings, registry=self.registry)
+        return self._runtime

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import click
 from rich.console import Console
@@ -12,8 +13,11 @@ from rich.table import Table
 
 from dunning.core.cli.app import App
 from dunning.core.errors import InputError
+from dunning.core.intake.aliases import normalise_channel
 from dunning.core.intake.importer import import_file
+from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.intake.records import parse_event
+from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import timeline
 
 
@@ -60,6 +64,7 @@ def import_cmd(app: App, path: str, rejects: str | None, region: str | None) -> 
             "promise",
             "dispute",
             "opt_out",
+            "opt_in",
             "reply",
             "ack",
             "resume",
@@ -90,7 +95,6 @@ def event(
     event_id: str | None,
 ) -> None:
     """Record an event for CASE_ID: a payment stops every pending reminder at once."""
-    now = app.now()
     body = {
         "kind": kind,
         "amount": amount,
@@ -98,15 +102,35 @@ def event(
         "channel": channel,
         "text": text,
         "at": at,
-        "event_id": event_id,
         "full": True if full else None,
     }
+    rt = app.runtime()
+    intake = Intake(rt)
+    known = [name for name in rt.registry.channels if name != "outbox"]
     try:
-        parsed = parse_event(body, case_id=case_id, default_at=now)
+        parsed = parse_event({**body, "event_id": event_id}, case_id=case_id, default_at=rt.now())
+        parsed = replace(
+            parsed,
+            channel=normalise_channel(parsed.channel, known),
+            event_id=namespaced(Namespace.CLI, event_id),
+            fingerprint=fingerprint({**body, "case_id": case_id}),
+        )
         if kind == "reply" and text:
-            recorded = app.record_reply(case_id, text, parsed.at)
+            with rt.store.read() as conn:
+                loaded = rt.store.load_cases(conn, [case_id]).get(case_id)
+            if loaded is None:
+                raise InputError(f"unknown case {case_id!r}", field="case_id")
+            recorded = intake.reply(
+                loaded[0],
+                text,
+                at=parsed.at,
+                channel=parsed.channel or "sms",
+                event_id=parsed.event_id,
+                fingerprint=parsed.fingerprint,
+                source="cli",
+            ).recorded
         else:
-            recorded = [app.store().record_event(parsed, source="cli", now=now)]
+            recorded = [intake.record(parsed, source="cli")]
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     for item in recorded:

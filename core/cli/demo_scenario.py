@@ -24,10 +24,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from dunning.core.domain.model import Event, EventKind
-from dunning.core.domain.replies import classify_reply
-from dunning.core.domain.responses import events_for_reply
-from dunning.core.domain.zones import candidate_zones
 from dunning.core.intake.importer import ImportReport, import_file
+from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import timeline
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.embedded import Embedded
@@ -94,6 +92,7 @@ class _Debtors:
 
     def __init__(self, rt: Runtime, out: Callable[[str], None]) -> None:
         self.rt = rt
+        self.intake = Intake(rt)
         self.out = out
         self.queue: list[tuple[datetime, int, str, str]] = []
         self.triggered: set[str] = set()
@@ -137,17 +136,13 @@ class _Debtors:
         store = self.rt.store
         with store.read() as conn:
             case = store.load_cases(conn, [case_id])[case_id][0]
-        today = at.astimezone(candidate_zones(case.timezone, case.phone)[0]).date()
-        found = classify_reply(self.rt.registry.pm, text, case.locale, today)
+        result = self.intake.reply(case, text, at=at, channel="sms", source="demo")
+        found = result.classification
         meaning = found.kind + (f" {found.date}" if found and found.date else "") if found else "unclassified"
         self.out(f"{_stamp(at)}  {case_id:9} ← replied {text!r} ({meaning})")
-        for event in events_for_reply(
-            found, text=text, case_id=case_id, channel="sms", at=at, address=case.phone
-        ):
-            self._record(event, at)
 
     def _record(self, event: Event, at: datetime) -> None:
-        self.rt.store.record_event(event, source="demo", now=at)
+        self.intake.record(event, source="demo")
 
 
 def clip(text: str, width: int) -> str:
