@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     scheduler_partitions: int = 1
     scheduler_partition: int = 0
     rate_limits: CommaList = Field(default_factory=list)
+    #: store connections each process keeps (as many more may open under load)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    #: seconds a caller waits for a store connection before giving up (the API answers 503)
+    db_pool_timeout: float = Field(default=10.0, gt=0, le=300)
+    #: API requests served at once; 0 means the pool size less two (kept for the scheduler and workers)
+    api_concurrency: int = Field(default=0, ge=0, le=1000)
+    #: seconds an API request waits for its turn before it is answered 503 with Retry-After
+    api_queue_seconds: float = Field(default=5.0, gt=0, le=120)
 
     # -------------------------------------------------------------- twilio
     twilio_account_sid: str | None = None
@@ -90,6 +98,11 @@ class Settings(BaseSettings):
     @classmethod
     def _tokens(cls, value: Any) -> Any:
         return _split(value)
+
+    @property
+    def api_slots(self) -> int:
+        """How many API requests may use the store at once."""
+        return self.api_concurrency or max(1, self.db_pool_size - 2)
 
     def channel_cost(self, channel: str) -> Decimal:
         return {"sms": self.cost_sms, "push": self.cost_push, "voice": self.cost_voice}.get(

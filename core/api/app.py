@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,8 +11,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 
 from dunning.core.api import routes
+from dunning.core.api.admission import Admission, store_unavailable
 from dunning.core.api.metrics import Metrics
 from dunning.core.intake.service import Intake
 from dunning.core.runtime.runtime import Runtime
@@ -27,9 +30,24 @@ class _EscapedJSONResponse(JSONResponse):
 
 
 async def _unprocessable(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, rendered so that any input it echoes can be encoded (its own handler fails with a 500)."""
+    """FastAPI's 422, rendered so that any input it echoes can be encoded (its own handler fails with a 500).
+
+    JSON as Python reads it allows ``NaN``, ``Infinity`` and ``1e309`` (an
+    infinite float); they are refused by validation, and echoed back as text.
+    """
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    return _EscapedJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+    return _EscapedJSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its name (``"NaN"``, ``"Infinity"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
@@ -46,6 +64,8 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics(rt.store)
     app.add_exception_handler(RequestValidationError, _unprocessable)
+    app.add_exception_handler(SQLAlchemyError, store_unavailable)
+    app.add_middleware(Admission, slots=settings.api_slots, wait=settings.api_queue_seconds)
     app.include_router(routes.router)
     # Channel plugins bring their providers' webhooks (Twilio's among them).
     for impl in rt.registry.pm.hook.dunning_register_routes.get_hookimpls():

@@ -127,7 +127,12 @@ def build_runtime(
     policy = load_policy(
         path, channels=registry.channel_specs(), presets=registry.presets, templates=templates.exists
     )
-    store = open_store(settings.database_url, migrate=migrate)
+    store = open_store(
+        settings.database_url,
+        migrate=migrate,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout,
+    )
     channels, is_dry = build_channels(
         registry, settings, store, dry_run=settings.dry_run if dry_run is None else dry_run, echo=echo
     )

@@ -38,10 +38,12 @@ def normalise_url(url: str) -> str:
 class StoreBase:
     """Engine, transactions, gate and migrations; the operations live in mixins."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
         self.url = normalise_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
+        self.pool_size = pool_size
+        self.pool_timeout = pool_timeout
         self.engine: Engine = self._make_engine(pool_size)
         self.gate: CaseGate = self._make_gate(parsed.database)
 
@@ -52,6 +54,9 @@ class StoreBase:
             engine = create_engine(
                 self.url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False},
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_timeout=self.pool_timeout,
             )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
@@ -63,6 +68,7 @@ class StoreBase:
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
+                pool_timeout=self.pool_timeout,
                 pool_pre_ping=True,
                 use_insertmanyvalues=False,
             )

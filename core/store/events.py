@@ -55,8 +55,9 @@ class EventsMixin(OutboxMixin):
             with self.write() as conn, self.gate.exclusive(conn, ids):
                 yield conn
             return
-        # SQLite: the gate first, then the write lock, as deliveries take them.
-        with self.engine.connect() as probe, self.gate.exclusive(probe, ids), self.write() as conn:
+        # SQLite: the gate first, then the write lock, as deliveries take them. The file gate
+        # needs no connection: holding one while waiting for the gate would starve the pool.
+        with self.gate.exclusive(None, ids), self.write() as conn:
             yield conn
 
     def record_event(self, event: Event, *, source: str, now: datetime) -> Recorded:

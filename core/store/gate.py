@@ -42,8 +42,13 @@ class CaseGate:
     def shared(self, conn: Connection, case_id: str) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
-    def exclusive(self, conn: Connection, case_ids: Sequence[str]) -> contextlib.AbstractContextManager[None]:
-        """Hold the gate of every case while the caller records a stop (payment, opt-out, ...)."""
+    def exclusive(
+        self, conn: Connection | None, case_ids: Sequence[str]
+    ) -> contextlib.AbstractContextManager[None]:
+        """Hold the gate of every case while the caller records a stop (payment, opt-out, ...).
+
+        ``conn`` is the transaction the locks belong to (PostgreSQL); the file gate needs none.
+        """
         raise NotImplementedError
 
 
@@ -66,8 +71,10 @@ class PostgresGate(CaseGate):
                 raise
 
     @contextlib.contextmanager
-    def exclusive(self, conn: Connection, case_ids: Sequence[str]) -> Iterator[None]:
+    def exclusive(self, conn: Connection | None, case_ids: Sequence[str]) -> Iterator[None]:
         # Transaction locks, in key order: released when the caller's transaction ends.
+        if conn is None:
+            raise ValueError("the PostgreSQL gate locks inside a transaction: pass its connection")
         for key in sorted({gate_key(case_id) for case_id in case_ids}):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
         yield
@@ -153,7 +160,7 @@ class FileGate(CaseGate):
             yield
 
     @contextlib.contextmanager
-    def exclusive(self, conn: Connection, case_ids: Sequence[str]) -> Iterator[None]:
+    def exclusive(self, conn: Connection | None, case_ids: Sequence[str]) -> Iterator[None]:
         with contextlib.ExitStack() as stack:
             for bucket in sorted({self._bucket(case_id) for case_id in case_ids}):
                 lock = self._locks[bucket]

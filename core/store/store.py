@@ -14,9 +14,13 @@ class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """Open the store at ``url``, creating or upgrading its schema unless told not to."""
-    store = Store(url)
+def open_store(url: str, *, migrate: bool = True, pool_size: int = 10, pool_timeout: float = 10.0) -> Store:
+    """Open the store at ``url``, creating or upgrading its schema unless told not to.
+
+    ``pool_size`` connections are kept (as many more may open under load);
+    a caller waits at most ``pool_timeout`` seconds for one.
+    """
+    store = Store(url, pool_size=pool_size, pool_timeout=pool_timeout)
     if migrate:
         store.migrate()
     return store
