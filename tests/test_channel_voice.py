@@ -111,6 +111,9 @@ def test_an_answered_call_with_keypress_reports_progress_and_digits_signed(chann
         "/webhooks/twilio/voice/status"
     ]
     assert statuses == ["initiated", "ringing", "in-progress", "in-progress", "completed"]
+    # Each status callback carries its SequenceNumber, as Twilio numbers a call's progress events
+    sequences = [r.form().get("SequenceNumber", [None])[0] for r in requests]
+    assert sequences == ["0", "1", "2", None, "3"]
     assert requests[3].form()["Digits"] == ["1"]
     assert requests[2].form()["AnsweredBy"] == ["human"]
     assert requests[4].form()["CallDuration"] == ["31"]
