@@ -284,8 +284,9 @@ def test_keypress_1_promises_and_2_hands_the_case_to_an_agent(client, runtime):
     response = post_form(client, path, {"CallSid": "CA1", "Digits": "2"})
     with runtime.store.read() as conn:
         rows = conn.execute(select(events.c.kind, events.c.date).order_by(events.c.id)).all()
-    assert [r.kind for r in rows] == ["promise", "handoff"]
-    assert rows[0].date == (NOW + timedelta(hours=8)).date() + timedelta(days=3)
+    # The first key proves a person took the call (a conversation), then each key means its event
+    assert [r.kind for r in rows] == ["conversation", "promise", "handoff"]
+    assert rows[1].date == (NOW + timedelta(hours=8)).date() + timedelta(days=3)
     got = client.get("/v1/cases/C-1", headers=bearer()).json()
     tick(runtime, NOW + timedelta(minutes=1))
     assert client.get("/v1/cases/C-1", headers=bearer()).json()["status"] == "held"
