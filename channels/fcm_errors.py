@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import google.auth.exceptions
 import requests
@@ -11,7 +13,7 @@ from firebase_admin import exceptions, messaging
 from dunning.channels.transport import retry_after_seconds, transport_error
 from dunning.core.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
-__all__ = ["auth_error", "fcm_error"]
+__all__ = ["auth_error", "fcm_error", "token_at_fault"]
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,12 @@ _DEAD_TOKEN: dict[type[Exception], str] = {
     messaging.UnregisteredError: "UNREGISTERED",
     messaging.SenderIdMismatchError: "SENDER_ID_MISMATCH",
 }
+#: ``google.rpc.BadRequest`` detail of an ``INVALID_ARGUMENT``: which request fields were wrong.
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+#: The message fields that carry the push target: a violation there is the token's fault.
+TARGET_FIELDS = frozenset({"message.token", "message.fid"})
+#: What FCM says when the registration token itself is malformed (lower-cased).
+INVALID_TOKEN_TEXT = "registration token is not a valid"
 #: Errors FCM asks us to retry with backoff.
 _RETRY = (
     messaging.QuotaExceededError,
@@ -37,6 +45,9 @@ def fcm_error(exc: exceptions.FirebaseError) -> DeliveryError:
     for kind, code in _DEAD_TOKEN.items():
         if isinstance(exc, kind):
             return PermanentDeliveryError(text, code=code, invalidates="channel")
+    if isinstance(exc, exceptions.InvalidArgumentError) and token_at_fault(exc):
+        # Not a payload bug: this token can never receive a push. Drop it, as for UNREGISTERED.
+        return PermanentDeliveryError(text, code=exc.code, invalidates="channel")
     if isinstance(exc, messaging.ThirdPartyAuthError):
         log.error("ALERT: FCM reports an APNs/web-push credential problem; the push token is kept")
         return PermanentDeliveryError(text, code="THIRD_PARTY_AUTH_ERROR")
@@ -50,6 +61,36 @@ def fcm_error(exc: exceptions.FirebaseError) -> DeliveryError:
     if isinstance(exc, exceptions.UnauthenticatedError | exceptions.PermissionDeniedError):
         log.error("ALERT: FCM refused dunning's credentials (%s): check DUNNING_FCM_CREDENTIALS", exc.code)
     return PermanentDeliveryError(text, code=exc.code)
+
+
+def token_at_fault(exc: exceptions.FirebaseError) -> bool:
+    """Whether an ``INVALID_ARGUMENT`` blames the push target rather than the payload.
+
+    FCM says so in two ways: a ``google.rpc.BadRequest`` detail whose field
+    violations name ``message.token`` (or ``message.fid``), or the message
+    "The registration token is not a valid FCM registration token".
+    """
+    error = _error_body(exc.http_response)
+    said = " ".join(str(part) for part in (error.get("message"), exc)).lower()
+    if INVALID_TOKEN_TEXT in said:
+        return True
+    for detail in error.get("details") or []:
+        if not isinstance(detail, dict) or detail.get("@type") != BAD_REQUEST_TYPE:
+            continue
+        for violation in detail.get("fieldViolations") or []:
+            if isinstance(violation, dict) and violation.get("field") in TARGET_FIELDS:
+                return True
+    return False
+
+
+def _error_body(response: Any) -> dict[str, Any]:
+    """The ``error`` object of a Google API error response, or {} when there is none."""
+    try:
+        body = json.loads(getattr(response, "content", b"") or b"{}")
+    except (TypeError, ValueError):
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
 
 
 def auth_error(exc: google.auth.exceptions.GoogleAuthError) -> DeliveryError:

@@ -2,7 +2,10 @@
 
 Each channel owns a named firebase app, so two channels (or tests) never
 share a credential, an endpoint or a retry policy. The push carries a title,
-a body, and data for the app: case, intent and the payment deep link.
+a body, and data for the app: case, intent and the payment deep link. It
+expires on every platform after one TTL (Android ``ttl``, APNs
+``apns-expiration``, Web Push ``TTL``), so that a reminder held for an
+offline phone never arrives after the debtor paid.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import firebase_admin
@@ -30,7 +33,7 @@ from dunning.core.errors import AmbiguousDeliveryError, ConfigError, DeliveryErr
 from dunning.core.hookspecs import hookimpl
 from dunning.core.settings import FCM_API
 
-__all__ = ["PushChannel", "build_message", "target_field"]
+__all__ = ["TTL", "PushChannel", "build_message", "expiry_options", "target_field"]
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +57,40 @@ def target_field(address: str) -> str:
     return "fid" if FID.fullmatch(address) else "token"
 
 
-def build_message(message: OutboundMessage) -> messaging.Message:
-    """The FCM message of a rendered reminder: notification, app data, Android and APNs options."""
+def expiry_options(
+    ttl: timedelta, now: datetime
+) -> tuple[messaging.AndroidConfig, messaging.APNSConfig, messaging.WebpushConfig]:
+    """Android, APNs and Web Push options that all drop the push ``ttl`` after ``now``.
+
+    Each platform spells it its own way (FCM v1 ``Message``): Android a
+    duration, APNs the UNIX time it expires at (``apns-expiration``, else 30
+    days), Web Push a number of seconds (``TTL``, RFC 8030).
+    """
+    seconds = int(ttl.total_seconds())
+    expires = int(now.astimezone(UTC).timestamp()) + seconds
+    android = messaging.AndroidConfig(priority="high", ttl=timedelta(seconds=seconds))
+    apns = messaging.APNSConfig(
+        headers={"apns-priority": "10", "apns-push-type": "alert", "apns-expiration": str(expires)},
+        payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
+    )
+    webpush = messaging.WebpushConfig(headers={"TTL": str(seconds)})
+    return android, apns, webpush
+
+
+def build_message(message: OutboundMessage, *, now: datetime, ttl: timedelta = TTL) -> messaging.Message:
+    """The FCM message of a rendered reminder: notification, app data, and each platform's expiry."""
     data = {str(k): str(v) for k, v in message.data.items() if not RESERVED.search(str(k))}
     data.update(case_id=message.case_id, intent_id=message.intent_id)
     link = message.data.get("link") or message.data.get("payment_url")
     if link:
         data["link"] = str(link)
+    android, apns, webpush = expiry_options(ttl, now)
     fcm = messaging.Message(
         notification=messaging.Notification(title=message.parts["title"], body=message.parts["body"]),
         data=data,
-        android=messaging.AndroidConfig(priority="high", ttl=TTL),
-        apns=messaging.APNSConfig(
-            headers={"apns-priority": "10", "apns-push-type": "alert"},
-            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default")),
-        ),
+        android=android,
+        apns=apns,
+        webpush=webpush,
     )
     # Set after construction: the constructor's ``token=`` warns, the wire field ``token`` does not.
     if target_field(message.to) == "fid":
@@ -94,7 +116,13 @@ class PushChannel(Channel):
         project_id: str | None = None,
         base_url: str = FCM_API,
         timeout: float = 10.0,
+        ttl: timedelta = TTL,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if ttl.total_seconds() < 0:
+            raise ConfigError(f"a push TTL cannot be negative, not {ttl}")
+        self.ttl = ttl
+        self.clock = clock
         options: dict[str, Any] = {"httpTimeout": timeout}
         if project_id:
             options["projectId"] = project_id
@@ -187,7 +215,7 @@ class PushChannel(Channel):
 
     def _build(self, message: OutboundMessage) -> messaging.Message:
         try:
-            return build_message(message)
+            return build_message(message, now=self.clock(), ttl=self.ttl)
         except (KeyError, ValueError, TypeError) as exc:
             raise PermanentDeliveryError(
                 f"push for intent {message.intent_id} cannot be built: {type(exc).__name__}: {exc}",

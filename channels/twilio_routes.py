@@ -19,14 +19,16 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from dunning.channels.voice_lines import line, say
+from dunning.channels.voices import BUILT_IN, FALLBACK, Voice, parse_voices
 from dunning.core.content.masking import mask_phone
-from dunning.core.errors import InputError
+from dunning.core.errors import ConfigError, InputError
 from dunning.core.hookspecs import hookimpl
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.intake.records import normalise_phone
 from dunning.core.intake.service import Intake
 
-__all__ = ["dunning_register_routes", "router"]
+__all__ = ["GATHER_EVENT_PREFIX", "dunning_register_routes", "gather_event_id", "router"]
 
 log = logging.getLogger(__name__)
 
@@ -112,44 +114,65 @@ def voice_status(request: Request, form: dict[str, str] = SignedForm) -> Respons
         status=form.get("CallStatus", ""),
         code=form.get("ErrorCode") or None,
         answered_by=form.get("AnsweredBy"),
+        sequence=form.get("SequenceNumber") or None,
     )
     return Response(status_code=204)
 
 
-_THANKS = {
-    "promise": ("谢谢，我们已记录您的还款承诺。", "Thank you. We have noted your promise to pay."),
-    "ack": ("谢谢，我们已收到您的确认。", "Thank you for confirming."),
-    "handoff": ("正在为您转接人工客服，请稍候。", "Please hold while we connect you to an agent."),
-    "unknown": ("抱歉，未能识别您的按键。", "Sorry, that key was not recognised."),
-}
+#: Prefix of the event id of a keypress, so that it never collides with a lender's event ids.
+GATHER_EVENT_PREFIX = "twilio-gather:"
+
+
+def gather_event_id(call_sid: str | None, digits: str) -> str | None:
+    """``twilio-gather:<CallSid>:<digits>``: a retried keypress POST is recorded once."""
+    return f"{GATHER_EVENT_PREFIX}{call_sid}:{digits}" if call_sid else None
 
 
 @router.post("/voice/gather", summary="A key pressed during a reminder call (answers TwiML)")
 def voice_gather(request: Request, form: dict[str, str] = SignedForm) -> Response:
+    """Always valid TwiML, whatever happened to the keypress: Twilio speaks an error otherwise."""
     intake = _intake(request)
     intent_id = request.query_params.get("intent_id", "")
-    try:
-        meaning = intake.keypress(intent_id, form.get("Digits", ""), at=intake.rt.now())
-    except InputError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    locale = _locale_of(intake, intent_id)
-    chinese, english = _THANKS.get(meaning, _THANKS["unknown"])
+    digits = form.get("Digits", "")
+    meaning = _keypress(intake, intent_id, digits, gather_event_id(form.get("CallSid"), digits))
+    locale = request.query_params.get("locale") or _locale_of(intake, intent_id)
     response = VoiceResponse()
-    if locale.startswith("zh"):
-        response.say(chinese, language="cmn-CN")
-    else:
-        response.say(english, language="en-US")
+    say(response, *line(meaning, locale, _voices(request)))
     response.hangup()
     return _twiml(str(response))
 
 
+def _keypress(intake: Intake, intent_id: str, digits: str, event_id: str | None) -> str:
+    """What the key meant; ``goodbye`` when no reminder stands behind the call (a channel test)."""
+    try:
+        return intake.keypress(intent_id, digits, at=intake.rt.now(), event_id=event_id)
+    except InputError:
+        log.info("a key was pressed on a call with no reminder behind it (intent %r)", intent_id[:64])
+    except Exception:
+        log.exception("a keypress on the call for intent %r could not be recorded", intent_id[:64])
+    return "goodbye"
+
+
+def _voices(request: Request) -> dict[str, Voice]:
+    """The configured voices; the built-in ones if the setting is broken (the channel says so)."""
+    try:
+        return parse_voices(getattr(request.app.state.settings, "twilio_voices", None))
+    except ConfigError:
+        return dict(BUILT_IN)
+
+
 def _locale_of(intake: Intake, intent_id: str) -> str:
-    with intake.rt.store.read() as conn:
-        row: Any = intake.rt.store.intent(conn, intent_id)
-        if row is None:
-            return "en"
-        loaded = intake.rt.store.load_cases(conn, [row.case_id]).get(row.case_id)
-    return loaded[0].locale if loaded else "en"
+    """The case's locale, for calls placed before their gather URL carried it."""
+    try:
+        with intake.rt.store.read() as conn:
+            row: Any = intake.rt.store.intent(conn, intent_id)
+            if row is None:
+                return FALLBACK
+            loaded = intake.rt.store.load_cases(conn, [row.case_id]).get(row.case_id)
+    except Exception:
+        log.exception("cannot read the locale of intent %r", intent_id[:64])
+        return FALLBACK
+    return loaded[0].locale if loaded else FALLBACK
 
 
 @hookimpl

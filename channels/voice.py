@@ -1,16 +1,18 @@
 """Voice calls through Twilio: the reminder is read out, and one keypress is the debtor's answer.
 
 The TwiML travels with the call (no fetch of our server at answer time): a
-``<Gather>`` reads the rendered body in the debtor's language and posts the
-key pressed to our gather webhook, which knows the intent from its query.
+``<Gather>`` reads the rendered body with a voice that speaks the debtor's
+language (see :mod:`.voices`) and posts the key pressed to our gather
+webhook, which knows the intent and the language from its query.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -21,12 +23,14 @@ from dunning.channels.twilio_common import (
     code_error,
     reconcile_by_listing,
 )
+from dunning.channels.voice_lines import line, say
+from dunning.channels.voices import BUILT_IN, SETTING, Voice, parse_voices, voice_for, voice_speaking
 from dunning.core.channel import Channel, OutboundMessage, Receipt
 from dunning.core.content.masking import mask_address
-from dunning.core.errors import DeliveryError, PermanentDeliveryError
+from dunning.core.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
 
-__all__ = ["GATHER_PATH", "STATUS_PATH", "VoiceChannel", "say_language", "twiml_for"]
+__all__ = ["GATHER_PATH", "STATUS_PATH", "VoiceChannel", "normalise_machine_detection", "twiml_for"]
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +42,37 @@ GATHER_PATH = "/webhooks/twilio/voice/gather"
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 #: Seconds the Gather waits for a key after the prompt ends.
 GATHER_SECONDS = 6
-#: What is said when no key was pressed, before hanging up.
-CLOSING = {
-    "cmn-CN": "未收到您的按键，再见。",
-    "en-US": "We did not receive a key press. Goodbye.",
-}
+#: The values Twilio accepts for ``MachineDetection`` (its Calls API), by their lower-case spelling.
+MACHINE_DETECTION = {"enable": "Enable", "detectmessageend": "DetectMessageEnd"}
+#: The setting ``machine_detection`` comes from, named in its error.
+MACHINE_DETECTION_SETTING = "DUNNING_TWILIO_MACHINE_DETECTION"
 
 
-def say_language(locale: str) -> str:
-    """The ``<Say language>`` for a debtor's locale: Mandarin for ``zh*``, else US English."""
-    return "cmn-CN" if locale.lower().startswith("zh") else "en-US"
+def normalise_machine_detection(value: str | None) -> str | None:
+    """Twilio's spelling of a ``MachineDetection`` value (any case), None when unset.
+
+    Anything but ``Enable`` or ``DetectMessageEnd`` is a ``ConfigError``: Twilio
+    would refuse every call (``true`` is no value it accepts).
+    """
+    if value is None or not value.strip():
+        return None
+    found = MACHINE_DETECTION.get(value.strip().lower())
+    if found is None:
+        raise ConfigError(
+            f"{MACHINE_DETECTION_SETTING}: {value!r} is not a value Twilio accepts; "
+            "use Enable or DetectMessageEnd (or leave it unset for no detection)"
+        )
+    return found
 
 
-def twiml_for(message: OutboundMessage, gather_url: str) -> str:
+def twiml_for(message: OutboundMessage, gather_url: str, voices: Mapping[str, Voice] = BUILT_IN) -> str:
     """The call's TwiML: the reminder inside a one-digit Gather, then a closing line and hang-up."""
-    language = say_language(message.locale)
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf", num_digits=1, action=gather_url, method="POST", timeout=GATHER_SECONDS
     )
-    gather.say(message.body, language=language)
-    response.say(CLOSING[language], language=language)
+    say(gather, message.body, voice_speaking(message.locale, voices))
+    say(response, *line("closing", message.locale, voices))
     response.hangup()
     xml: str = response.to_xml(xml_declaration=False)
     return xml
@@ -80,6 +94,7 @@ class VoiceChannel(Channel):
         public_url: str,
         ring_timeout: int = 30,
         machine_detection: str | None = None,
+        voices: Mapping[str, Voice] = BUILT_IN,
     ) -> None:
         if not from_:
             raise ValueError("a voice channel needs a From number")
@@ -87,11 +102,18 @@ class VoiceChannel(Channel):
         self.from_ = from_
         self.public_url = public_url
         self.ring_timeout = ring_timeout
-        self.machine_detection = machine_detection
+        self.machine_detection = normalise_machine_detection(machine_detection)
+        self.voices = dict(voices)
 
     @classmethod
     def from_settings(cls, settings: Any) -> VoiceChannel | None:
-        """Configured by a Twilio SID, token and ``twilio_from``: a messaging service cannot call."""
+        """Configured by a Twilio SID, token and ``twilio_from``: a messaging service cannot call.
+
+        The machine-detection and voice settings are checked first, so that a
+        bad value is a ``ConfigError`` at start-up, not a refused call later.
+        """
+        detection = normalise_machine_detection(getattr(settings, "twilio_machine_detection", None))
+        voices = parse_voices(getattr(settings, "twilio_voices", None))
         from_ = getattr(settings, "twilio_from", None)
         if not from_:
             return None
@@ -103,13 +125,40 @@ class VoiceChannel(Channel):
             from_=from_,
             public_url=getattr(settings, "public_url", "http://127.0.0.1:8000"),
             ring_timeout=getattr(settings, "twilio_ring_timeout", 30),
-            machine_detection=getattr(settings, "twilio_machine_detection", None),
+            machine_detection=detection,
+            voices=voices,
         )
+
+    @classmethod
+    def describe(cls, settings: Any) -> dict[str, Any]:
+        """The voice that reads each locale, as ``dunning channels list`` shows it."""
+        voices = parse_voices(getattr(settings, "twilio_voices", None))
+        return {"voices": {locale: str(voice) for locale, voice in sorted(voices.items())}}
+
+    @classmethod
+    def locale_problem(cls, locale: str, settings: Any) -> str | None:
+        """A template in a locale no voice speaks would be read by the English voice: say so."""
+        try:
+            voices = parse_voices(getattr(settings, "twilio_voices", None))
+        except ConfigError as exc:
+            return str(exc)
+        if voice_for(locale, voices) is not None:
+            return None
+        fallback = voice_speaking(locale, voices)
+        return (
+            f"no voice speaks {locale!r}: the call would be read by {fallback}; "
+            f"add one to {SETTING} (e.g. {locale}=Polly.<Name>:<language>)"
+        )
+
+    def gather_url(self, message: OutboundMessage) -> str:
+        """Where the key pressed goes: the intent and the call's locale ride in the query."""
+        url = callback_url(self.public_url, GATHER_PATH, message.intent_id)
+        return f"{url}&locale={quote(message.locale, safe='')}"
 
     def send(self, message: OutboundMessage) -> Receipt:
         if not message.parts.get("body"):
             raise PermanentDeliveryError("a call needs a non-empty body part", code="no_body")
-        twiml = twiml_for(message, callback_url(self.public_url, GATHER_PATH, message.intent_id))
+        twiml = twiml_for(message, self.gather_url(message), self.voices)
         options: dict[str, Any] = {}
         if self.machine_detection:
             options["machine_detection"] = self.machine_detection

@@ -91,6 +91,24 @@ class Channel(ABC):
         """Build the channel from settings, or return None when it is not configured."""
         return cls()
 
+    @classmethod
+    def describe(cls, settings: Any) -> dict[str, Any]:
+        """What an operator should see of the channel's set-up in ``dunning channels list``.
+
+        Read from settings alone, configured or not (e.g. the voice per locale);
+        JSON-ready; may raise ``ConfigError`` for a bad setting.
+        """
+        return {}
+
+    @classmethod
+    def locale_problem(cls, locale: str, settings: Any) -> str | None:
+        """Why this channel cannot deliver a template written in ``locale`` well, or None.
+
+        ``dunning policy check`` reports it for each template locale a step of
+        this channel uses (a call in a language no configured voice speaks).
+        """
+        return None
+
     def address(self, case: Case) -> str | None:
         """The contact point this channel would use for the case, if any."""
         return case.address(self.contact_kind)

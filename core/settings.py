@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     twilio_timeout: float = 10.0
     twilio_machine_detection: str | None = None
     twilio_ring_timeout: int = 30
+    #: ``LOCALE=VOICE[:LANGUAGE],...`` over the voice channel's built-in voices
+    twilio_voices: str | None = None
 
     # -------------------------------------------------------------- fcm
     fcm_credentials: str | None = None

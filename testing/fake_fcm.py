@@ -3,7 +3,9 @@
 firebase-admin talks to it for real: google-auth signs a JWT with the key of a
 service-account file this fake wrote, exchanges it at ``/token`` for a bearer
 token, and the send endpoint refuses any request without one. Errors are
-FCM's exact ``google.rpc.Status`` bodies, scriptable per token.
+FCM's exact ``google.rpc.Status`` bodies, scriptable per token; a malformed
+message (a field of the wrong type, a ``ttl`` that is no duration) gets the
+``google.rpc.BadRequest`` field violations FCM answers with.
 """
 
 from __future__ import annotations
@@ -26,9 +28,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dunning.testing.fake_server import Countdown, FakeRequest, FakeResponse, FakeServer, take_first
 
-__all__ = ["ERRORS", "FakeFcm", "FcmRecord"]
+__all__ = ["ERRORS", "INVALID_TOKEN_MESSAGE", "FakeFcm", "FcmFailure", "FcmRecord"]
 
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
+BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+#: What FCM answers when a registration token is malformed (an ``INVALID_ARGUMENT``).
+INVALID_TOKEN_MESSAGE = "The registration token is not a valid FCM registration token"
+#: FCM's message for an ``INVALID_ARGUMENT`` that does not say more.
+INVALID_ARGUMENT_MESSAGE = "Request contains an invalid argument."
+#: A ``google.protobuf.Duration`` in JSON: seconds, up to nine decimals, then ``s``.
+_DURATION = re.compile(r"^-?\d+(\.\d{1,9})?s$")
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 #: The ``aud`` google-auth puts in a service account's assertion, whatever its ``token_uri``.
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
@@ -41,11 +50,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "QUOTA_EXCEEDED": (429, "RESOURCE_EXHAUSTED", "Quota exceeded for quota metric 'Send requests'."),
     "THIRD_PARTY_AUTH_ERROR": (401, "UNAUTHENTICATED", "Auth error from APNS or Web Push Service"),
     "APNS_AUTH_ERROR": (401, "UNAUTHENTICATED", "Auth error from APNS"),
-    "INVALID_ARGUMENT": (
-        400,
-        "INVALID_ARGUMENT",
-        "The registration token is not a valid FCM registration token",
-    ),
+    "INVALID_ARGUMENT": (400, "INVALID_ARGUMENT", INVALID_ARGUMENT_MESSAGE),
     "UNAVAILABLE": (503, "UNAVAILABLE", "The service is currently unavailable."),
     "INTERNAL": (500, "INTERNAL", "Internal error encountered."),
 }
@@ -62,6 +67,7 @@ class FcmRecord:
     data: Mapping[str, str]
     android: Mapping[str, Any]
     apns: Mapping[str, Any]
+    webpush: Mapping[str, Any]
     message: Mapping[str, Any]
     authorization: str
     validate_only: bool
@@ -72,9 +78,20 @@ class FcmRecord:
         return self.data.get("intent_id")
 
 
+@dataclass(frozen=True)
+class FcmFailure:
+    """A scripted refusal: an FCM error code, and optionally its message and the field at fault."""
+
+    error: str
+    retry_after: float | None = None
+    message: str | None = None
+    field: str | None = None
+    description: str = "Invalid registration token"
+
+
 @dataclass
 class _Script:
-    failures: dict[str, tuple[str, float | None]] = field(default_factory=dict)
+    failures: dict[str, FcmFailure] = field(default_factory=dict)
     outages: list[Countdown] = field(default_factory=list)
     slow: list[Countdown] = field(default_factory=list)
     drops: list[Countdown] = field(default_factory=list)
@@ -144,19 +161,32 @@ class FakeFcm(FakeServer):
 
     # ------------------------------------------------------------ scripting
 
-    def fail(self, target: str, error: str, *, retry_after: float | None = None) -> None:
-        """Refuse every message to ``target`` (token or FID) with FCM error ``error`` (see ERRORS)."""
+    def fail(
+        self,
+        target: str,
+        error: str,
+        *,
+        retry_after: float | None = None,
+        message: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        """Refuse every message to ``target`` (token or FID) with FCM error ``error`` (see ERRORS).
+
+        ``message`` replaces FCM's text (e.g. :data:`INVALID_TOKEN_MESSAGE`);
+        ``field`` adds a ``google.rpc.BadRequest`` violation of that field
+        (e.g. ``message.token``), as FCM details an ``INVALID_ARGUMENT``.
+        """
         if error not in ERRORS:
             raise ValueError(f"unknown FCM error {error!r}; one of {sorted(ERRORS)}")
         with self._lock:
-            self._script.failures[target] = (error, retry_after)
+            self._script.failures[target] = FcmFailure(error, retry_after, message, field)
 
     def outage(
         self, error: str = "UNAVAILABLE", *, requests: int = 1, retry_after: float | None = None
     ) -> None:
         """Answer the next ``requests`` sends, whatever their target, with ``error``."""
         with self._lock:
-            self._script.outages.append(Countdown(left=requests, value=(error, retry_after)))
+            self._script.outages.append(Countdown(left=requests, value=FcmFailure(error, retry_after)))
 
     def slow(self, seconds: float, *, requests: int = 1) -> None:
         """Record the next ``requests`` sends as received, then answer only after ``seconds``."""
@@ -222,16 +252,18 @@ class FakeFcm(FakeServer):
         except (ValueError, KeyError, TypeError):
             return _status(400, "INVALID_ARGUMENT", "Invalid JSON payload received.")
         targets = [k for k in ("token", "fid", "topic", "condition") if message.get(k)]
-        data = message.get("data") or {}
-        if len(targets) != 1 or not all(isinstance(v, str) for v in data.values()):
-            return _status(400, "INVALID_ARGUMENT", "Request contains an invalid argument.")
+        if len(targets) != 1:
+            return _status(400, "INVALID_ARGUMENT", INVALID_ARGUMENT_MESSAGE)
+        malformed = _malformed(message)
+        if malformed is not None:
+            return malformed
         with self._lock:
             outage = take_first(self._script.outages)
             failure = self._script.failures.get(message[targets[0]])
         if outage is not None:
-            return _fcm_error(*outage.value)
+            return _fcm_error(outage.value)
         if failure is not None:
-            return _fcm_error(*failure)
+            return _fcm_error(failure)
         record = self._accept(targets[0], message, authorization, bool(body.get("validate_only")), request.at)
         response = FakeResponse(200, {"name": record.name})
         with self._lock:
@@ -281,6 +313,7 @@ class FakeFcm(FakeServer):
             data=message.get("data") or {},
             android=message.get("android") or {},
             apns=message.get("apns") or {},
+            webpush=message.get("webpush") or {},
             message=message,
             authorization=authorization,
             validate_only=validate_only,
@@ -305,17 +338,42 @@ def _status(
     return FakeResponse(http, {"error": error}, headers={"Content-Type": "application/json; charset=UTF-8"})
 
 
-def _fcm_error(code: str, retry_after: float | None = None) -> FakeResponse:
-    http, status, message = ERRORS[code]
-    details: list[dict[str, Any]] = [{"@type": FCM_ERROR_TYPE, "errorCode": code}]
-    if code == "INVALID_ARGUMENT":
-        details.append(
-            {
-                "@type": "type.googleapis.com/google.rpc.BadRequest",
-                "fieldViolations": [{"field": "message.token", "description": "Invalid registration token"}],
-            }
-        )
-    response = _status(http, status, message, details)
-    if retry_after is not None:
-        response.headers["Retry-After"] = f"{retry_after:g}"
+def _fcm_error(failure: FcmFailure) -> FakeResponse:
+    http, status, message = ERRORS[failure.error]
+    details: list[dict[str, Any]] = [{"@type": FCM_ERROR_TYPE, "errorCode": failure.error}]
+    if failure.field:
+        details.append(_bad_request(failure.field, failure.description))
+    response = _status(http, status, failure.message or message, details)
+    if failure.retry_after is not None:
+        response.headers["Retry-After"] = f"{failure.retry_after:g}"
     return response
+
+
+def _bad_request(field: str, description: str) -> dict[str, Any]:
+    return {"@type": BAD_REQUEST_TYPE, "fieldViolations": [{"field": field, "description": description}]}
+
+
+def _malformed(message: Mapping[str, Any]) -> FakeResponse | None:
+    """FCM's answer to a message with a field of the wrong type, or None when it is well formed."""
+    for path, value in _string_maps(message):
+        for index, item in enumerate(value.values()):
+            if not isinstance(item, str):
+                return _violation(f"{path}[{index}].value", f"(TYPE_STRING), {json.dumps(item)}")
+    ttl = (message.get("android") or {}).get("ttl")
+    if ttl is not None and not (isinstance(ttl, str) and _DURATION.match(ttl)):
+        return _violation("message.android.ttl", f"(type.googleapis.com/google.protobuf.Duration), {ttl!r}")
+    return None
+
+
+def _string_maps(message: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The maps whose values FCM types as strings: data, and the APNs and Web Push headers."""
+    found = [("message.data", message.get("data") or {})]
+    for platform in ("apns", "webpush"):
+        found.append((f"message.{platform}.headers", (message.get(platform) or {}).get("headers") or {}))
+    found.append(("message.webpush.data", (message.get("webpush") or {}).get("data") or {}))
+    return [(path, value) for path, value in found if isinstance(value, Mapping)]
+
+
+def _violation(field: str, what: str) -> FakeResponse:
+    text = f"Invalid value at '{field}' {what}"
+    return _status(400, "INVALID_ARGUMENT", text, [_bad_request(field, text)])

@@ -59,6 +59,7 @@ class TwilioWebhooks:
         self._validator = RequestValidator(auth_token)
         self._webhooks: list[Webhook] = []
         self._statuses: dict[str, str] = {}
+        self._sequences: dict[str, int] = {}
         self._hook_cond = threading.Condition()
 
     def record(self, sid: str) -> TwilioRecord:
@@ -95,7 +96,11 @@ class TwilioWebhooks:
         if record.kind == "message":
             return self._post("status", record.status_callback, self._sms_params(record, status, error_code))
         extra = {"ErrorCode": str(error_code)} if error_code else {}
-        return self._post("status", record.status_callback, self._call_params(record, status, **extra))
+        return self._post("status", record.status_callback, self._status_params(record, status, **extra))
+
+    def repeat(self, hook: Webhook) -> int | None:
+        """Post a webhook again exactly as before (Twilio retrying a callback it thinks was lost)."""
+        return self._post(hook.kind, hook.url, dict(hook.params))
 
     def press(self, sid: str, digits: str = "1") -> int | None:
         """The debtor presses ``digits``: POST ``Digits`` to the Gather action of the call's TwiML."""
@@ -129,6 +134,7 @@ class TwilioWebhooks:
         with self._hook_cond:
             self._webhooks.clear()
             self._statuses.clear()
+            self._sequences.clear()
 
     # ------------------------------------------------------------ scripted sequences
 
@@ -162,7 +168,7 @@ class TwilioWebhooks:
         # Twilio always reports the end of a call; other events only when asked for.
         if event in wanted or event == "completed":
             self._pause()
-            self._post("status", record.status_callback, self._call_params(record, status, **extra))
+            self._post("status", record.status_callback, self._status_params(record, status, **extra))
 
     # ------------------------------------------------------------ plumbing
 
@@ -182,6 +188,13 @@ class TwilioWebhooks:
         if code is not None:
             params["ErrorCode"] = str(code)
         return params
+
+    def _status_params(self, record: TwilioRecord, status: str, **extra: str) -> dict[str, str]:
+        """A call status callback: the call's parameters and its ``SequenceNumber`` (0, 1, ...)."""
+        with self._hook_cond:
+            sequence = self._sequences.get(record.sid, 0)
+            self._sequences[record.sid] = sequence + 1
+        return self._call_params(record, status, SequenceNumber=str(sequence), **extra)
 
     def _call_params(self, record: TwilioRecord, status: str, **extra: str) -> dict[str, str]:
         return {

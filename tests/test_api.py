@@ -280,12 +280,13 @@ def test_keypress_1_promises_and_2_hands_the_case_to_an_agent(client, runtime):
     path = f"/webhooks/twilio/voice/gather?intent_id={intent_id}"
     response = post_form(client, path, {"CallSid": "CA1", "Digits": "1"})
     assert response.status_code == 200
-    assert '<Say language="cmn-CN">' in response.text and "<Hangup" in response.text
+    assert '<Say language="cmn-CN" voice="Polly.Zhiyu">' in response.text and "<Hangup" in response.text
     response = post_form(client, path, {"CallSid": "CA1", "Digits": "2"})
     with runtime.store.read() as conn:
         rows = conn.execute(select(events.c.kind, events.c.date).order_by(events.c.id)).all()
-    assert [r.kind for r in rows] == ["promise", "handoff"]
-    assert rows[0].date == (NOW + timedelta(hours=8)).date() + timedelta(days=3)
+    # The first key proves a person took the call (a conversation), then each key means its event
+    assert [r.kind for r in rows] == ["conversation", "promise", "handoff"]
+    assert rows[1].date == (NOW + timedelta(hours=8)).date() + timedelta(days=3)
     got = client.get("/v1/cases/C-1", headers=bearer()).json()
     tick(runtime, NOW + timedelta(minutes=1))
     assert client.get("/v1/cases/C-1", headers=bearer()).json()["status"] == "held"

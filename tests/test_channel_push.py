@@ -23,6 +23,7 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 from dunning.core.settings import load_settings
+from dunning.testing.fake_fcm import INVALID_TOKEN_MESSAGE
 
 #: A classic FCM registration token ("<FID>:APA91b..."), and a bare Firebase installation ID.
 TOKEN = "cDkE8b9NQbWn3P0q1xYzAb:APA91bHun4MxP5egoKMwt2KZFBaFUH-1RYqx3hqfeyJ4Y0nUq8c"
@@ -106,6 +107,65 @@ def test_each_fcm_error_is_typed(channel, fake_fcm, error, kind, invalidates):
     assert caught.value.code == error
     assert caught.value.invalidates == invalidates
     assert fake_fcm.count_for("intent-p1") == 0
+
+
+@pytest.mark.parametrize(
+    ("how", "invalidates"),
+    [
+        ({"field": "message.token"}, "channel"),  # google.rpc.BadRequest names the token field
+        ({"message": INVALID_TOKEN_MESSAGE}, "channel"),  # "not a valid FCM registration token"
+        ({"field": "message.fid"}, "channel"),  # an installation ID FCM refuses
+        ({"field": "message.data[0].key"}, None),  # the payload is at fault: the token is kept
+        ({}, None),  # FCM says no more than "invalid argument"
+    ],
+)
+def test_an_invalid_argument_drops_the_token_only_when_fcm_blames_the_token(
+    channel, fake_fcm, how, invalidates
+):
+    # Given FCM refuses the push with INVALID_ARGUMENT, in its wire format
+    fake_fcm.fail(TOKEN, "INVALID_ARGUMENT", **how)
+    # When the push is sent, Then it is refused for good, and the token is dropped only if at fault
+    with pytest.raises(PermanentDeliveryError) as caught:
+        channel.send(push())
+    assert (caught.value.code, caught.value.invalidates) == ("INVALID_ARGUMENT", invalidates)
+
+
+def test_a_batch_drops_exactly_the_tokens_fcm_blames(channel, fake_fcm):
+    bad = "cDkE8b9NQbWn3P0q1xYzAb:APA91bBAD"
+    fake_fcm.fail(bad, "INVALID_ARGUMENT", field="message.token")
+    good, refused = channel.send_many([push(TOKEN, "i-good"), push(bad, "i-bad")])
+    assert not isinstance(good, Exception)
+    assert isinstance(refused, PermanentDeliveryError) and refused.invalidates == "channel"
+
+
+def test_a_push_expires_after_one_ttl_on_android_ios_and_the_web(channel, fake_fcm):
+    # Given a push sent now
+    before = int(time.time())
+    channel.send(push())
+    after = int(time.time())
+    [record] = fake_fcm.messages
+    # Then FCM holds it for an offline Android phone no longer than the TTL
+    assert record.android["ttl"] == "86400s"
+    # And APNs drops it at now + TTL (a UNIX time), so an iPhone offline for weeks never gets it late
+    expires = int(record.apns["headers"]["apns-expiration"])
+    assert before + 86400 <= expires <= after + 86400
+    # And a browser's push service keeps it no longer than the TTL, in seconds
+    assert record.webpush["headers"] == {"TTL": "86400"}
+
+
+def test_the_push_ttl_and_expiry_follow_the_channels_clock_and_ttl(fake_fcm, fcm_service_account):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    channel = PushChannel.from_settings(load_settings(**fake_fcm.settings(fcm_service_account)))
+    assert channel is not None
+    channel.clock, channel.ttl = (lambda: now), timedelta(hours=6)
+    channel.send(push())
+    channel.close()
+    [record] = fake_fcm.messages
+    assert record.android["ttl"] == "21600s"
+    assert record.apns["headers"]["apns-expiration"] == str(int(now.timestamp()) + 21600)
+    assert record.webpush["headers"]["TTL"] == "21600"
 
 
 @pytest.mark.parametrize("error", ["QUOTA_EXCEEDED", "UNAVAILABLE", "INTERNAL"])

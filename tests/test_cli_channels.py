@@ -43,6 +43,39 @@ def test_list_shows_every_channel_with_its_plugin_queue_kind_and_contact_point()
     assert (rows["voice"]["kind"], rows["push"]["contact_kind"]) == ("call", "push_token")
 
 
+def test_list_shows_the_voice_that_reads_each_locale_with_the_operators_overrides():
+    # Given DUNNING_TWILIO_VOICES replacing the English voice and adding French
+    env = {"DUNNING_TWILIO_VOICES": "en=Polly.Matthew,fr=Polly.Lea:fr-FR"}
+    result = run("channels", "list", "--json", env=env)
+    voice = next(row for row in map(json.loads, result.stdout.splitlines()) if row["name"] == "voice")
+    # Then the operator sees, per locale, the voice and the language it speaks
+    assert voice["details"]["voices"] == {
+        "en": "Polly.Matthew (en-US)",
+        "en-GB": "Polly.Amy (en-GB)",
+        "fr": "Polly.Lea (fr-FR)",
+        "zh": "Polly.Zhiyu (cmn-CN)",
+    }
+    # And the table for people shows them too
+    table = run("channels", "list", env=env).stdout
+    assert "zh=Polly.Zhiyu (cmn-CN)" in table and "fr=Polly.Lea (fr-FR)" in table
+
+
+def test_a_malformed_voice_setting_shows_as_the_voice_channels_problem(configured):
+    env = {**configured, "DUNNING_TWILIO_VOICES": "zh-CN:Polly.Zhiyu"}
+    result = run("channels", "list", "--json", env=env)
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    assert not rows["voice"]["configured"]
+    assert rows["voice"]["problem"].startswith("ConfigError: DUNNING_TWILIO_VOICES: 'zh-CN:Polly.Zhiyu'")
+    assert rows["sms"]["configured"]  # the other Twilio channel is not held back by it
+
+
+def test_a_machine_detection_twilio_refuses_makes_channels_test_voice_fail_naming_it(configured, fake_twilio):
+    env = {**configured, "DUNNING_TWILIO_MACHINE_DETECTION": "true"}
+    result = run("channels", "test", "voice", "--to", PHONE, env=env)
+    assert result.exit_code == 1
+    assert "DUNNING_TWILIO_MACHINE_DETECTION" in result.stderr and fake_twilio.calls == []
+
+
 def test_given_provider_settings_list_says_the_channels_are_configured(configured):
     result = run("channels", "list", "--json", env=configured)
     rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}

@@ -113,3 +113,52 @@ def test_explain_table_is_readable():
     )
     assert result.returncode == 0
     assert "quiet_hours:china" in result.stdout and "overdue_notice" in result.stdout
+
+
+# ---------------------------------------------------------------- voices
+
+
+def test_given_a_voice_template_in_a_language_no_voice_speaks_then_the_check_flags_it(
+    tmp_path, make_policy, registry
+):
+    from dunning.core.content.lint import lint_templates
+    from dunning.core.content.templating import TemplateLibrary
+    from dunning.core.settings import Settings
+
+    # Given the lender's French call template, and no voice configured for French
+    (tmp_path / "voice").mkdir()
+    (tmp_path / "voice" / "overdue_call.fr.j2").write_text("Bonjour {{ name }}, appuyez sur 1.")
+    library = TemplateLibrary([tmp_path])
+    policy = make_policy((EXAMPLES / "policy.yaml").read_text(encoding="utf-8"))
+    # When the templates are checked
+    problems = [
+        f.problem for f in lint_templates(policy, library, registry.channels, Settings()) if f.problem
+    ]
+    # Then the French one is an error naming the voice that would read it and the setting to fix
+    [problem] = problems
+    assert (problem.field, problem.severity) == ("voice/overdue_call.fr.j2", "error")
+    assert "no voice speaks 'fr'" in problem.message and "Polly.Joanna (en-US)" in problem.message
+    assert "DUNNING_TWILIO_VOICES" in problem.message
+    # And once the operator names a French voice, it passes
+    voiced = Settings(twilio_voices="fr=Polly.Lea:fr-FR")
+    assert not [f for f in lint_templates(policy, library, registry.channels, voiced) if f.problem]
+
+
+def test_given_a_malformed_voices_setting_the_check_fails_on_each_voice_template_naming_it():
+    import os
+
+    exe = Path(sys.executable).with_name("dunning")
+    env = {**os.environ, "DUNNING_TWILIO_VOICES": "zh-CN=Polly.Zhiyu,fr=Polly.Lea"}
+    result = subprocess.run(
+        [str(exe), "policy", "check", str(EXAMPLES / "policy.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "voice/overdue_call.zh-CN.j2: DUNNING_TWILIO_VOICES: 'fr=Polly.Lea': say which language" in (
+        result.stderr
+    )
+    assert "sms/" not in result.stderr  # texts need no voice

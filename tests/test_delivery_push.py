@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from dunning.core.store.schema import attempts
 from dunning.testing.factories import make_case
+from dunning.testing.fake_fcm import INVALID_TOKEN_MESSAGE
 from dunning.testing.world import World, start_world
 
 #: 10:00 in Shanghai on 2 December 2026, the day after the case fell due.
@@ -80,11 +81,20 @@ def sends_to_fcm(fake_fcm) -> int:
 # ------------------------------------------------------------------ dead tokens
 
 
-@pytest.mark.parametrize("error", ["UNREGISTERED", "SENDER_ID_MISMATCH"])
+@pytest.mark.parametrize(
+    ("error", "how"),
+    [
+        ("UNREGISTERED", {}),
+        ("SENDER_ID_MISMATCH", {}),
+        # FCM blames the token of an INVALID_ARGUMENT in a field violation, or in so many words
+        ("INVALID_ARGUMENT", {"field": "message.token"}),
+        ("INVALID_ARGUMENT", {"message": INVALID_TOKEN_MESSAGE}),
+    ],
+)
 def test_given_a_dead_push_token_then_it_is_dropped_and_the_call_follows_at_once(
-    make_world, fake_fcm, fake_twilio, error
+    make_world, fake_fcm, fake_twilio, error, how
 ):
-    fake_fcm.fail(TOKEN, error)
+    fake_fcm.fail(TOKEN, error, **how)
     w = make_world()
     w.step()
     # Then the push failed and the token is recorded as unusable for push
@@ -133,10 +143,12 @@ def test_given_fcm_asks_to_retry_then_the_push_is_retried_and_arrives_once(
 # ------------------------------------------------------------------ permanent, token kept
 
 
+@pytest.mark.parametrize("field", [None, "message.android.ttl"])
 def test_given_an_invalid_argument_then_the_push_fails_without_retry_and_the_call_follows(
-    make_world, fake_fcm, fake_twilio
+    make_world, fake_fcm, fake_twilio, field
 ):
-    fake_fcm.fail(TOKEN, "INVALID_ARGUMENT")
+    # Given FCM refuses the push for its payload (it names no token field, nor says the token is bad)
+    fake_fcm.fail(TOKEN, "INVALID_ARGUMENT", field=field)
     w = make_world()
     w.step()
     [push] = w.intents()

@@ -198,6 +198,51 @@ def test_fcm_errors_are_google_rpc_status_bodies_with_fcm_error_details(fake_fcm
     assert (status, answer["error"]["status"]) == (403, "PERMISSION_DENIED")
 
 
+def fcm_post(fake_fcm, fcm_service_account, message: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    token = credentials.Certificate(str(fcm_service_account)).get_access_token().access_token
+    url = f"{fake_fcm.url}/v1/projects/{fake_fcm.project_id}/messages:send"
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    return http("POST", url, json.dumps({"message": message}).encode(), headers)
+
+
+def test_fcm_blames_an_invalid_token_in_a_bad_request_field_violation(fake_fcm, fcm_service_account):
+    # Given FCM finds the registration token malformed
+    fake_fcm.fail("t", "INVALID_ARGUMENT", field="message.token")
+    status, answer = fcm_post(fake_fcm, fcm_service_account, {"token": "t"})
+    # Then it answers 400 with the FcmError code and a google.rpc.BadRequest naming the field
+    assert status == 400
+    assert answer["error"]["status"] == "INVALID_ARGUMENT"
+    assert answer["error"]["details"] == [
+        {"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "INVALID_ARGUMENT"},
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": "message.token", "description": "Invalid registration token"}],
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        ({"token": "t", "data": {"n": 1}}, "message.data[0].value"),
+        (
+            {"token": "t", "apns": {"headers": {"apns-expiration": 1767225600}}},
+            "message.apns.headers[0].value",
+        ),
+        ({"token": "t", "webpush": {"headers": {"TTL": 86400}}}, "message.webpush.headers[0].value"),
+        ({"token": "t", "android": {"ttl": "1 day"}}, "message.android.ttl"),
+    ],
+)
+def test_fcm_refuses_a_field_of_the_wrong_type_naming_it(fake_fcm, fcm_service_account, message, field):
+    status, answer = fcm_post(fake_fcm, fcm_service_account, message)
+    assert (status, answer["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    [violation] = answer["error"]["details"][0]["fieldViolations"]
+    assert violation["field"] == field and answer["error"]["message"].startswith(
+        f"Invalid value at '{field}'"
+    )
+    assert fake_fcm.messages == []
+
+
 def test_fcm_dry_runs_are_recorded_but_not_counted_as_sent(fake_fcm, fcm_service_account):
     app = firebase_admin.initialize_app(credentials.Certificate(str(fcm_service_account)), name="dry-run")
     try:

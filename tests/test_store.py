@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -28,6 +29,7 @@ from dunning.core.domain.model import Case, ContactStatus, Event, EventKind, Int
 from dunning.core.errors import InputError
 from dunning.core.store import Store, open_store
 from dunning.core.store.gate import FileGate, gate_key
+from dunning.core.store.migrations import alembic_config
 from dunning.core.store.schema import debtors, events, intents, metadata
 from dunning.testing.factories import make_case
 
@@ -798,9 +800,6 @@ def test_given_a_migrated_store_then_the_migration_and_the_tables_agree(store):
 
 
 def _head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    from dunning.core.store.migrations import alembic_config
 
     return ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,14 +24,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from click.testing import CliRunner
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from dunning.core.api import create_app
+from dunning.core.cli import cli
 from dunning.core.runtime import Runtime, build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.settings import Settings
-from dunning.core.store.schema import events, intents
+from dunning.core.store.schema import attempts, events, intents
 from dunning.testing.factories import make_case
 from dunning.testing.fake_fcm import FakeFcm
 from dunning.testing.fake_server import post_form
@@ -226,6 +229,14 @@ def test_an_unknown_number_30005_invalidates_it_and_the_next_tick_falls_back_to_
     (text,) = loop.intents_of("C-1")
     assert (text.state, text.error_code) == ("failed", "30005")
     assert [e.kind for e in loop.events_of("C-1")] == ["wrong_number"]
+    # And the case's timeline shows both callbacks, with Twilio's error code, and no phone number
+    timeline = loop.api.get("/v1/cases/C-1/timeline", headers={"Authorization": f"Bearer {TOKEN}"})
+    callbacks = [e for e in timeline.json() if e["kind"] == "callback"]
+    assert [(e["action"], e["detail"].get("code")) for e in callbacks] == [
+        ("sent", None),
+        ("undelivered", "30005"),
+    ]
+    assert PHONE not in timeline.text and PHONE[1:] not in timeline.text
     # When the scheduler ticks again, at once
     loop.step()
     # Then the number is not tried again (neither text nor call): the reminder goes by push
@@ -272,6 +283,8 @@ def test_keypress_1_records_a_promise_that_pauses_the_ladder_until_the_date_plus
     loop.callbacks(5)  # initiated, ringing, in-progress, the keypress, completed
     (call,) = loop.intents_of("C-2")
     assert (call.channel, call.state) == ("voice", "delivered")
+    # The key proves a person answered (machine detection is off): one conversation, for Reg F
+    assert call.connected and [e.kind for e in loop.events_of("C-2")].count("conversation") == 1
     promises = [e for e in loop.events_of("C-2") if e.kind == "promise"]
     promised = local_day(NOW) + timedelta(days=3)
     assert [e.date for e in promises] == [promised]
@@ -318,3 +331,103 @@ def test_a_callback_signed_with_another_token_gets_403_and_changes_nothing(loop:
     assert loop.count_events() == events_before
     metrics = loop.api.get("/metrics").text
     assert 'dunning_webhook_rejections_total{endpoint="/webhooks/twilio/sms/status"} 2.0' in metrics
+
+
+def test_with_machine_detection_off_a_call_ended_without_a_key_is_no_conversation(loop: Loop) -> None:
+    # Given a call that is answered and completes, no key pressed, nobody detecting who answered
+    loop.twilio.on_call(CALLED, "completed", answered_by="human")
+    loop.step()
+    loop.callbacks(4)
+    (call,) = loop.intents_of("C-2")
+    # Then it is delivered, but it may have been a voicemail: no conversation, no cool-down
+    assert call.state == "delivered" and not call.connected
+    assert [e.kind for e in loop.events_of("C-2")] == []
+
+
+# ------------------------------------------------------------------ retried webhooks
+
+
+def snapshot(loop: Loop, case_id: str) -> tuple[Any, ...]:
+    timeline = loop.api.get(f"/v1/cases/{case_id}/timeline", headers={"Authorization": f"Bearer {TOKEN}"})
+    with loop.rt.store.read() as conn:
+        tries = conn.scalar(select(func.count()).select_from(attempts).where(attempts.c.case_id == case_id))
+    return loop.intents_of(case_id), loop.events_of(case_id), tries, timeline.json()
+
+
+def test_when_twilio_retries_every_callback_and_keypress_of_a_call_nothing_changes(loop: Loop) -> None:
+    # Given a call answered by a person, who pressed 1 (a promise)
+    loop.twilio.on_call(CALLED, "completed", answered_by="human", digits="1")
+    loop.step()
+    hooks = loop.callbacks(5)
+    before = snapshot(loop, "C-2")
+    assert [e.kind for e in before[1]] == ["conversation", "promise"]
+    # When Twilio posts each of them again, as it does when it thinks one was lost
+    assert [loop.twilio.repeat(hook) for hook in hooks] == [204, 204, 204, 200, 204]
+    # Then they are all accepted, and nothing is applied twice: no second promise, attempt or timeline row
+    assert snapshot(loop, "C-2") == before
+
+
+def signed_post(loop: Loop, url: str, params: dict[str, str]) -> httpx.Response:
+    return loop.api.post(url, data=params, headers={"X-Twilio-Signature": loop.twilio.signature(url, params)})
+
+
+def spoken(response: httpx.Response) -> list[tuple[str | None, str | None, str | None]]:
+    """(text, voice, language) of each <Say> of a TwiML answer."""
+    root = ElementTree.fromstring(response.text)
+    assert root.tag == "Response" and root[-1].tag == "Hangup"
+    return [(say.text, say.get("voice"), say.get("language")) for say in root.iter("Say")]
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("zh-CN", ("谢谢，再见。", "Polly.Zhiyu", "cmn-CN")),
+        ("en", ("Thank you. Goodbye.", "Polly.Joanna", "en-US")),
+    ],
+)
+def test_a_key_pressed_on_a_channel_test_call_is_answered_with_a_spoken_goodbye(
+    loop: Loop, locale: str, said: tuple[str, str, str]
+) -> None:
+    # Given an operator's test call (`dunning channels test voice`): no reminder stands behind it
+    env = {f"DUNNING_{k.upper()}": str(v) for k, v in loop.twilio.settings().items()}
+    env["DUNNING_PUBLIC_URL"] = loop.url
+    result = CliRunner().invoke(
+        cli, ["channels", "test", "voice", "--to", CALLED, "--locale", locale], env=env
+    )
+    assert result.exit_code == 0, result.output
+    (call,) = loop.calls_to(CALLED)
+    # When the person who picks up presses a key
+    gather = ElementTree.fromstring(call.twiml or "").find("Gather")
+    assert gather is not None
+    params = {"CallSid": call.sid, "AccountSid": loop.twilio.account_sid, "Digits": "1", "To": CALLED}
+    answer = signed_post(loop, gather.get("action") or "", params)
+    # Then Twilio gets valid TwiML: thanks and goodbye, in the call's language, with a voice
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/xml")
+    assert spoken(answer) == [said]
+    assert loop.count_events() == 0
+
+
+def test_an_unknown_key_on_a_reminder_call_is_answered_in_the_debtors_language(loop: Loop) -> None:
+    loop.step()
+    (call,) = loop.calls_to(CALLED)
+    gather = ElementTree.fromstring(call.twiml or "").find("Gather")
+    assert gather is not None
+    params = {"CallSid": call.sid, "AccountSid": loop.twilio.account_sid, "Digits": "9", "To": CALLED}
+    answer = signed_post(loop, gather.get("action") or "", params)
+    assert answer.status_code == 200
+    assert spoken(answer) == [("抱歉，未能识别您的按键。", "Polly.Zhiyu", "cmn-CN")]
+    # And the key is recorded as the debtor's reply, once however often Twilio posts it
+    assert signed_post(loop, gather.get("action") or "", params).status_code == 200
+    assert [(e.kind, e.text, e.event_id) for e in loop.events_of("C-2")] == [
+        ("conversation", None, f"conversation:{call.intent_id}"),
+        ("reply", "key 9", f"twilio-gather:{call.sid}:9"),
+    ]
+
+
+def test_a_keypress_without_a_valid_signature_is_still_refused(loop: Loop) -> None:
+    loop.step()
+    (call,) = loop.calls_to(CALLED)
+    gather = ElementTree.fromstring(call.twiml or "").find("Gather")
+    assert gather is not None
+    answer = loop.api.post(gather.get("action") or "", data={"CallSid": call.sid, "Digits": "1"})
+    assert answer.status_code == 403 and loop.count_events() == 0

@@ -250,13 +250,15 @@ def get_timeline(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
 @router.post(
     "/push/ack",
     response_model=EventResult,
-    responses=_NOT_JSON,
+    responses={**_NOT_JSON, **_CONFLICT},
     summary="The debtor opened a reminder push",
 )
 def push_ack(body: PushAckIn, request: Request) -> EventResult:
     intake = _intake(request)
     try:
         recorded = intake.push_ack(body.intent_id, at=body.at or intake.rt.now(), event_id=body.event_id)
+    except ConflictError as exc:
+        raise conflict(exc) from exc
     except InputError as exc:
         raise unprocessable([(("body", exc.field or "intent_id"), str(exc))]) from exc
     return _result(recorded.event, recorded.duplicate, len(recorded.cancelled), recorded.status)

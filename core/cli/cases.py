@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from dunning.core.cli.app import App
 from dunning.core.errors import InputError
@@ -18,7 +19,7 @@ from dunning.core.intake.importer import import_file
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.intake.records import parse_event
 from dunning.core.intake.service import Intake
-from dunning.core.reporting.timeline import timeline
+from dunning.core.reporting.timeline import TimelineEntry, timeline
 
 
 @click.command(name="import")
@@ -157,11 +158,6 @@ def timeline_cmd(app: App, case_id: str, as_json: bool) -> None:
     for column in ("at (UTC)", "local", "what", "action", "channel", "step", "rule / detail"):
         table.add_column(column)
     for e in entries:
-        detail = e.rule or ""
-        if e.detail.get("until"):
-            detail += f" until {e.detail['until'][:16]}"
-        if e.detail.get("provider_id"):
-            detail += f" id {e.detail['provider_id']}"
         table.add_row(
             f"{e.at:%Y-%m-%d %H:%M}",
             f"{e.local:%m-%d %H:%M %Z}",
@@ -169,6 +165,20 @@ def timeline_cmd(app: App, case_id: str, as_json: bool) -> None:
             e.action,
             e.channel or "",
             "" if e.step is None else str(e.step + 1),
-            detail,
+            Text(_detail(e)),
         )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _detail(entry: TimelineEntry) -> str:
+    """The rule, then what the entry's detail adds: a deadline, a provider's id, code and answerer."""
+    detail = entry.rule or ""
+    if entry.detail.get("until"):
+        detail += f" until {entry.detail['until'][:16]}"
+    if entry.detail.get("provider_id"):
+        detail += f" id {entry.detail['provider_id']}"
+    if entry.detail.get("code"):
+        detail += f" code {entry.detail['code']}"
+    if entry.detail.get("answered_by"):
+        detail += f" answered by {entry.detail['answered_by']}"
+    return detail

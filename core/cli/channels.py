@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.cli.app import App
@@ -32,19 +33,37 @@ def channels() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per channel and line.")
 @click.pass_obj
 def list_cmd(app: App, as_json: bool) -> None:
-    """Every registered channel: its plugin, queue, kind, contact point and whether it is configured."""
+    """Every registered channel: its plugin, queue, kind, contact point, set-up and whether it is configured."""
     rows = [_describe(app, name, cls) for name, cls in sorted(app.registry.channels.items())]
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
         return
     table = Table(title="dunning channels")
-    for column in ("channel", "plugin", "queue", "kind", "contact", "configured"):
+    for column in ("channel", "plugin", "queue", "kind", "contact", "configured", "details"):
         table.add_column(column)
     for row in rows:
         configured = "yes" if row["configured"] else "no" + (f" ({row['problem']})" if row["problem"] else "")
-        table.add_row(row["name"], row["plugin"], row["queue"], row["kind"], row["contact_kind"], configured)
+        table.add_row(
+            row["name"],
+            row["plugin"],
+            row["queue"],
+            row["kind"],
+            row["contact_kind"],
+            configured,
+            Text(_details_text(row.get("details", {}))),
+        )
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def _details_text(details: dict[str, Any]) -> str:
+    """``voices: en=Polly.Joanna (en-US), zh=...``: one line per detail, mappings as key=value."""
+    lines = []
+    for label, value in details.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        lines.append(f"{label}: {value}")
+    return "\n".join(lines)
 
 
 @channels.command(name="test")
@@ -82,7 +101,9 @@ def test_cmd(app: App, name: str, address: str, locale: str) -> None:
 def _describe(app: App, name: str, cls: type[Channel]) -> dict[str, Any]:
     spec = cls.spec()
     configured, problem = False, ""
+    details: dict[str, Any] = {}
     try:
+        details = cls.describe(app.settings)
         channel = cls.from_settings(app.settings)
     except Exception as exc:
         problem = f"{type(exc).__name__}: {exc}"
@@ -98,6 +119,7 @@ def _describe(app: App, name: str, cls: type[Channel]) -> dict[str, Any]:
         "contact_kind": spec.contact_kind,
         "configured": configured,
         "problem": problem,
+        **({"details": details} if details else {}),
     }
 
 

@@ -32,7 +32,9 @@ def check(app: App, path: str, strict: bool) -> None:
     """Check POLICY.yaml: errors and warnings as FILE:LINE: field: message.
 
     Also renders every template the policy uses with a sample case, reporting
-    SMS encoding and segment count. Exits non-zero on any error.
+    SMS encoding and segment count, and flags a template in a locale its
+    channel cannot deliver (a call in a language no voice speaks). Exits
+    non-zero on any error.
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -47,7 +49,7 @@ def check(app: App, path: str, strict: bool) -> None:
     )
     lint_lines = []
     if compiled is not None:
-        findings = lint_templates(compiled, app.templates, app.registry.channels)
+        findings = lint_templates(compiled, app.templates, app.registry.channels, app.settings)
         problems += [f.problem for f in findings if f.problem is not None]
         lint_lines = [f.summary for f in findings]
     for line in lint_lines:

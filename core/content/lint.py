@@ -2,7 +2,8 @@
 
 Reports, per template and locale, what a debtor would receive: SMS encoding
 and segment count (GSM-7 160/153, UCS-2 70/67), with a warning past the
-policy's limit, and an error for a template that does not render.
+policy's limit, an error for a template that does not render, and an error
+for a locale its channel cannot deliver (a call in a language no voice speaks).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 from dunning.core.channel import Channel
 from dunning.core.content.sms import sms_shape
@@ -50,15 +52,25 @@ def sample_case(locale: str) -> Case:
 
 
 def lint_templates(
-    policy: Policy, library: TemplateLibrary, channels: Mapping[str, type[Channel]]
+    policy: Policy,
+    library: TemplateLibrary,
+    channels: Mapping[str, type[Channel]],
+    settings: Any = None,
 ) -> list[LintFinding]:
-    """Render every (channel, template, locale) the policy uses; report shape and failures."""
+    """Render every (channel, template, locale) the policy uses; report shape and failures.
+
+    With ``settings``, each channel also says whether it can deliver each
+    template locale (:meth:`Channel.locale_problem`).
+    """
     findings = []
     now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
     for channel, name in sorted(policy.templates()):
         cls = channels.get(channel)
         parts = cls.template_parts if cls else ("body",)
         for locale in library.locales(channel, name) or ["en"]:
+            where = f"{channel}/{name}.{locale}.j2"
+            if cls is not None and settings is not None:
+                findings += _unfit_locale(policy, cls, where, locale, settings)
             case = sample_case(locale)
             context = render_context(
                 case,
@@ -71,7 +83,6 @@ def lint_templates(
                     "url": policy.contact.get("url"),
                 },
             )
-            where = f"{channel}/{name}.{locale}.j2"
             try:
                 rendered = library.render(channel, name, locale, context, parts)
             except TemplateError as exc:
@@ -95,3 +106,13 @@ def lint_templates(
             else:
                 findings.append(LintFinding(f"{where}: {len(rendered.body)} characters"))
     return findings
+
+
+def _unfit_locale(
+    policy: Policy, cls: type[Channel], where: str, locale: str, settings: Any
+) -> list[LintFinding]:
+    """An error when the channel cannot deliver a template in ``locale`` (it says why)."""
+    problem = cls.locale_problem(locale, settings)
+    if not problem:
+        return []
+    return [LintFinding(f"{where}: {problem}", Problem(policy.source, 0, where, problem))]

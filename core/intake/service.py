@@ -23,6 +23,8 @@ from dunning.core.domain.replies import Classification, classify_reply
 from dunning.core.domain.responses import event_for_delivery_error, events_for_reply
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryError, TransientDeliveryError
+from dunning.core.intake.callbacks import StatusCallback, conversation_event_id
+from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.events import Recorded
 from dunning.core.store.schema import cases, intents
@@ -255,8 +257,14 @@ class Intake:
         status: str,
         code: str | None = None,
         answered_by: str | None = None,
+        sequence: str | None = None,
     ) -> str:
-        """Apply a provider's status callback to its intent; return what was done."""
+        """Apply a provider's status callback to its intent; return what was done.
+
+        A callback the provider repeats (same id, status and ``sequence``) is
+        ``duplicate``: it changes nothing and adds nothing. Every other one is
+        a row of the case's timeline, whatever it changes.
+        """
         store = self.rt.store
         now = self.rt.now()
         with store.read() as conn:
@@ -265,55 +273,82 @@ class Intake:
                 row = store.intent_by_provider_id(conn, provider_id)
         if row is None:
             return "unknown_intent"
-        status = status.lower()
-        if status in FAILED:
-            return self._failed(row, status, code, now)
+        callback = StatusCallback(provider_id, status.lower(), code, answered_by, sequence)
+        if callback.status in FAILED:
+            return self._failed(row, callback, now)
         # The case gate, exclusively: a callback that overtakes the provider's answer to the
         # send waits for the delivery to record that answer, instead of being overwritten by it.
         with store.stop_transaction([row.case_id]) as conn:
             current = store.intent(conn, row.intent_id, lock=True)
             if current is None:
                 return "unknown_intent"
-            values: dict[str, Any] = {}
-            if provider_id and not current.provider_id:
-                values["provider_id"] = provider_id
-            outcome = "noted"
-            settled = (IntentState.SENT, IntentState.UNKNOWN, IntentState.SENDING)
-            if status in DELIVERED and current.state in (*settled, IntentState.DELIVERED):
-                values.update(state=IntentState.DELIVERED, completed_at=current.completed_at or now)
-                human = answered_by in (None, "", "human") and current.channel == "voice"
-                if human and status == "completed":
-                    values["connected"] = True
-                    self._conversation(conn, current, now)
-                outcome = "delivered"
-            elif (status in ACCEPTED or status in UNANSWERED) and current.state == IntentState.UNKNOWN:
-                values.update(state=IntentState.SENT, reason="confirmed_by_callback")
-                outcome = "sent"
-            if values:
-                store.update_intent(conn, current.intent_id, now, **values)
-            if "state" in values and current.state == IntentState.UNKNOWN:
-                store.wake_case(conn, current.case_id, now)  # the ladder waited for this answer
+            if not self._first_time(conn, current, callback, now):
+                return "duplicate"
+            outcome = self._settle(conn, current, callback, now)
             store.add_attempt(
                 conn,
                 intent_id=current.intent_id,
                 case_id=current.case_id,
                 channel=current.channel,
                 at=now,
-                outcome=f"status:{status}",
+                outcome=f"status:{callback.status}",
                 provider_id=provider_id,
                 error_code=code,
             )
         return outcome
 
+    def _first_time(self, conn: Any, intent: Any, callback: StatusCallback, now: datetime) -> bool:
+        """Note the callback and put it on the timeline, unless it was applied before."""
+        key = callback.key(intent.channel)
+        store = self.rt.store
+        if key is not None and not store.note_callback(
+            conn, key, intent_id=intent.intent_id, case_id=intent.case_id, at=now
+        ):
+            return False
+        store.add_audit(conn, [callback.audit_row(intent, now)])
+        return True
+
+    def _settle(self, conn: Any, current: Any, callback: StatusCallback, now: datetime) -> str:
+        """What a callback that is no failure says of its intent: delivered, or sent after all."""
+        store = self.rt.store
+        values: dict[str, Any] = {}
+        if callback.provider_id and not current.provider_id:
+            values["provider_id"] = callback.provider_id
+        outcome = "noted"
+        status = callback.status
+        settled = (IntentState.SENT, IntentState.UNKNOWN, IntentState.SENDING)
+        if status in DELIVERED and current.state in (*settled, IntentState.DELIVERED):
+            values.update(state=IntentState.DELIVERED, completed_at=current.completed_at or now)
+            # Only a person makes a conversation (Reg F): not a machine, a fax, nor a call
+            # whose answerer nobody detected. A keypress proves one too (see keypress).
+            if status == "completed" and callback.by_person and not current.connected:
+                values["connected"] = True
+                self._conversation(conn, current, now)
+            outcome = "delivered"
+        elif (status in ACCEPTED or status in UNANSWERED) and current.state == IntentState.UNKNOWN:
+            values.update(state=IntentState.SENT, reason="confirmed_by_callback")
+            outcome = "sent"
+        if values:
+            store.update_intent(conn, current.intent_id, now, **values)
+        if "state" in values and current.state == IntentState.UNKNOWN:
+            store.wake_case(conn, current.case_id, now)  # the ladder waited for this answer
+        return outcome
+
     def _conversation(self, conn: Any, intent: Any, now: datetime) -> None:
-        """A call answered by the debtor: Reg F's cool-down counts from it."""
+        """A call a person answered: Reg F's cool-down counts from it (once per call)."""
         event = Event(
-            EventKind.CONVERSATION, now, case_id=intent.case_id, channel="voice", intent_id=intent.intent_id
+            EventKind.CONVERSATION,
+            now,
+            case_id=intent.case_id,
+            channel=intent.channel,
+            intent_id=intent.intent_id,
+            event_id=conversation_event_id(intent.intent_id),
         )
         self.rt.store.record_provider_event(conn, event, now=now)
 
-    def _failed(self, row: Any, status: str, code: str | None, now: datetime) -> str:
+    def _failed(self, row: Any, callback: StatusCallback, now: datetime) -> str:
         """A failed delivery: the channel says whether to fall back, invalidate or retry later."""
+        status, code = callback.status, callback.code
         channel = self.rt.channel(row.channel)
         error = channel.status_error(code, status) if channel is not None else None
         if error is None:
@@ -321,11 +356,11 @@ class Intake:
         store = self.rt.store
         with store.stop_transaction([row.case_id]) as conn:  # see delivery_status
             current = store.intent(conn, row.intent_id, lock=True)
-            if current is None or current.state not in (
-                IntentState.SENT,
-                IntentState.UNKNOWN,
-                IntentState.SENDING,
-            ):
+            if current is None:
+                return "ignored"
+            if not self._first_time(conn, current, callback, now):
+                return "duplicate"
+            if current.state not in (IntentState.SENT, IntentState.UNKNOWN, IntentState.SENDING):
                 return "ignored"
             store.add_attempt(
                 conn,
@@ -373,59 +408,53 @@ class Intake:
 
     # ------------------------------------------------------------ keypresses and acks
 
-    def keypress(self, intent_id: str, digits: str, *, at: datetime) -> str:
-        """A key pressed during a reminder call: promise, acknowledge, or ask for an agent."""
+    def keypress(self, intent_id: str, digits: str, *, at: datetime, event_id: str | None = None) -> str:
+        """A key pressed during a reminder call: promise, acknowledge, or ask for an agent.
+
+        A key pressed proves a person took the call: a conversation (Reg F), once
+        per call. ``event_id`` (the provider's call and keys) makes a retried
+        keypress a no-op. Raises ``InputError`` for an intent dunning never made.
+        """
         with self.rt.store.read() as conn:
             row = self.rt.store.intent(conn, intent_id)
             if row is None:
                 raise InputError(f"unknown intent {intent_id!r}", field="intent_id")
             case = self.rt.store.load_cases(conn, [row.case_id])[row.case_id][0]
+        self._person_answered(row.intent_id, row.case_id, at)
         meaning = self.rt.policy.responses.keypress.get(digits.strip()[:1])
-        if meaning is None:
-            self.record(
-                Event(
-                    EventKind.REPLY,
-                    at,
-                    case_id=case.case_id,
-                    channel="voice",
-                    text=f"key {digits}",
-                    intent_id=intent_id,
-                ),
-                source="keypress",
-            )
-            return "unknown"
+        self.record(self._keypress_event(case, intent_id, digits, meaning, at, event_id), source="keypress")
+        return meaning or "unknown"
+
+    def _person_answered(self, intent_id: str, case_id: str, at: datetime) -> None:
+        """Mark the call connected and record its conversation, unless already done."""
+        store = self.rt.store
+        with store.stop_transaction([case_id]) as conn:
+            current = store.intent(conn, intent_id, lock=True)
+            if current is None or current.connected:
+                return
+            store.update_intent(conn, intent_id, at, connected=True)
+            self._conversation(conn, current, at)
+
+    def _keypress_event(
+        self, case: Case, intent_id: str, digits: str, meaning: str | None, at: datetime, event_id: str | None
+    ) -> Event:
+        """The event a key stands for: a promise (with its date), a hand-off, an ack, or a reply."""
+        common: dict[str, Any] = {
+            "case_id": case.case_id,
+            "channel": "voice",
+            "intent_id": intent_id,
+            "text": f"key {digits}",
+            "event_id": event_id,
+        }
         if meaning == "handoff":
-            event = Event(
-                EventKind.HANDOFF,
-                at,
-                case_id=case.case_id,
-                channel="voice",
-                intent_id=intent_id,
-                text=f"key {digits}",
-            )
-        elif meaning == "promise":
+            return Event(EventKind.HANDOFF, at, **common)
+        if meaning == "promise":
             zone = candidate_zones(case.timezone, case.phone, self.rt.policy.default_timezone)[0]
             day = at.astimezone(zone).date() + timedelta(days=self.rt.policy.responses.promise_days)
-            event = Event(
-                EventKind.PROMISE,
-                at,
-                case_id=case.case_id,
-                date=day,
-                channel="voice",
-                intent_id=intent_id,
-                text=f"key {digits}",
-            )
-        else:
-            event = Event(
-                EventKind.ACK,
-                at,
-                case_id=case.case_id,
-                channel="voice",
-                intent_id=intent_id,
-                text=f"key {digits}",
-            )
-        self.record(event, source="keypress")
-        return meaning
+            return Event(EventKind.PROMISE, at, date=day, **common)
+        if meaning is None:
+            return Event(EventKind.REPLY, at, **common)
+        return Event(EventKind.ACK, at, **common)
 
     def push_ack(self, intent_id: str, *, at: datetime, event_id: str | None = None) -> Recorded:
         """The lender's app reports that the debtor opened a reminder push."""
@@ -441,8 +470,9 @@ class Intake:
             case_id=row.case_id,
             channel=row.channel,
             intent_id=intent_id,
-            event_id=event_id,
+            event_id=namespaced(Namespace.PUSH, event_id),
             text="push opened",
+            fingerprint=fingerprint({"intent_id": intent_id}),
         )
         return self.record(event, source="push_ack")
 

@@ -1,4 +1,4 @@
-"""A case's timeline: every decision, intent, attempt and event, in order, with reasons."""
+"""A case's timeline: every decision, intent, provider callback and event, in order, with reasons."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ __all__ = ["TimelineEntry", "timeline"]
 class TimelineEntry:
     at: datetime
     local: datetime
-    kind: str  #: decision | intent | event
+    kind: str  #: decision | intent | event | case | callback
     action: str
     channel: str | None
     step: int | None

@@ -1,4 +1,4 @@
-"""The outbox: intents, their attempts, and the append-only audit trail.
+"""The outbox: intents, their attempts, the callbacks applied to them, and the audit trail.
 
 An intent is written in the same transaction as the decision that planned it,
 under its deterministic id, so a second plan of it is a no-op. It is handed to
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dunning.core.domain.model import IntentState
 from dunning.core.store.base import StoreBase
-from dunning.core.store.schema import attempts, audit, intents
+from dunning.core.store.schema import attempts, audit, callbacks, intents
 
 __all__ = ["PENDING_STATES", "OutboxMixin"]
 
@@ -195,6 +195,16 @@ class OutboxMixin(StoreBase):
 
     def add_attempt(self, conn: Connection, **values: Any) -> None:
         conn.execute(insert(attempts).values(**values))
+
+    def note_callback(
+        self, conn: Connection, key: str, *, intent_id: str, case_id: str, at: datetime
+    ) -> bool:
+        """Remember a provider callback by its natural key; False if it was applied before."""
+        # RETURNING, not rowcount: psycopg reports no row count for an INSERT ... ON CONFLICT.
+        statement = self._insert_ignore(callbacks).values(
+            key=key, intent_id=intent_id, case_id=case_id, at=at
+        )
+        return conn.execute(statement.returning(callbacks.c.key)).first() is not None
 
     def add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

@@ -31,7 +31,17 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-__all__ = ["attempts", "audit", "cases", "debtors", "events", "intents", "metadata", "outbox_messages"]
+__all__ = [
+    "attempts",
+    "audit",
+    "callbacks",
+    "cases",
+    "debtors",
+    "events",
+    "intents",
+    "metadata",
+    "outbox_messages",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -228,13 +238,24 @@ attempts = Table(
     Column("detail", Text),
 )
 
+#: Provider status callbacks already applied, by natural key: a provider's retry changes nothing.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    #: channel, provider id, status (and the call's sequence number)
+    Column("key", String(255), primary_key=True),
+    Column("intent_id", String(64), nullable=False, index=True),
+    Column("case_id", String(128), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
 audit = Table(
     "audit",
     metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", UTCDateTime, nullable=False),
     Column("case_id", String(128), nullable=False, index=True),
-    #: decision | intent | attempt | event | case
+    #: decision | intent | callback | event | case
     Column("kind", String(16), nullable=False),
     Column("action", String(32), nullable=False),
     Column("channel", String(64)),
