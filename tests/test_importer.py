@@ -263,18 +263,23 @@ def test_given_an_imported_file_when_imported_again_with_changes_then_counts_say
     assert count_cases(store) == 4
 
 
-def test_given_a_file_naming_a_case_twice_across_batches_when_imported_then_the_last_row_wins(
+def test_given_a_file_naming_a_case_twice_across_batches_when_imported_then_the_first_lands_and_the_later_is_named(
     store, tmp_path
 ):
     records = [
-        cells(row(case_id="C-1", amount_due="100.00")),
-        cells(row(case_id="C-2")),
-        cells(row(case_id="C-1", amount_due="300.00")),
+        cells(row(case_id="C-1", amount_due="100.00")),  # line 2
+        cells(row(case_id="C-2")),  # line 3
+        cells(row(case_id="C-1", amount_due="300.00")),  # line 4
     ]
     path = write_csv(tmp_path / "portfolio.csv", records)
-    import_file(store, path, now=NOW, batch=2)
-    assert stored(store, "C-1")["C-1"].amount_due == Decimal("300.00")
+    rejects = tmp_path / "rejects.csv"
+    report = import_file(store, path, now=NOW, batch=2, rejects=rejects)
+    # Then the first row of C-1 is the one imported, and the later one is refused naming the first
+    assert stored(store, "C-1")["C-1"].amount_due == Decimal("100.00")
     assert count_cases(store) == 2
+    assert (report.rows, report.inserted, report.rejected) == (3, 2, 1)
+    assert report.errors == [f"{path}:4: case_id: already on line 2; that row is the one imported"]
+    assert [line[:-1] for line in read_csv(rejects)[1:]] == [records[2]]
 
 
 def test_given_profile_columns_when_imported_then_the_debtor_history_comes_back_with_the_case(

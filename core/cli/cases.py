@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from typing import Any
 
 import click
 from rich.console import Console
@@ -15,11 +16,15 @@ from rich.text import Text
 from dunning.core.cli.app import App
 from dunning.core.errors import InputError
 from dunning.core.intake.aliases import normalise_channel
-from dunning.core.intake.importer import import_file
+from dunning.core.intake.amounts import DecimalMark
+from dunning.core.intake.importer import ImportReport, import_file
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.intake.records import parse_event
 from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import TimelineEntry, timeline
+
+#: Exit statuses of ``dunning import``: every row landed, some were rejected, the file could not be read.
+IMPORTED, SOME_REJECTED, NOT_READ = 0, 1, 2
 
 
 @click.command(name="import")
@@ -28,31 +33,69 @@ from dunning.core.reporting.timeline import TimelineEntry, timeline
     "--rejects", type=click.Path(dir_okay=False), help="Write rejected rows, with their error, here."
 )
 @click.option("--region", help="Country for phone numbers without +code (e.g. CN, US).")
+@click.option(
+    "--decimal",
+    type=click.Choice([m.value for m in DecimalMark]),
+    help="The file's decimal mark: comma (1.234,56) or point (1,234.56). "
+    "Without it, an amount like 1,234 or 1,50 is rejected as ambiguous.",
+)
 @click.pass_obj
-def import_cmd(app: App, path: str, rejects: str | None, region: str | None) -> None:
-    """Import cases from a CSV or JSONL file: upsert by case_id, report bad rows by line."""
-    store = app.store()
-    now = app.now()
-    if sys.stderr.isatty():
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
-        ) as bar:
-            task = bar.add_task("importing", total=None)
-            report = import_file(
-                store,
-                path,
-                now=now,
-                rejects=rejects,
-                default_region=region,
-                progress=lambda n: bar.update(task, description=f"importing: {n:,} rows"),
-            )
-    else:
-        report = import_file(store, path, now=now, rejects=rejects, default_region=region)
+def import_cmd(app: App, path: str, rejects: str | None, region: str | None, decimal: str | None) -> None:
+    """Import cases from a CSV or JSONL file: upsert by case_id, report bad rows by line.
+
+    Exits 0 when every row landed, 1 when some rows were rejected (the good
+    ones landed), 2 when the file could not be read or the import stopped.
+    """
+    try:
+        report = _import(app, path, rejects, region, DecimalMark(decimal) if decimal else None)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(NOT_READ)
+    except OSError as exc:
+        click.echo(f"error: {exc.filename or path}: {exc.strerror or type(exc).__name__}", err=True)
+        sys.exit(NOT_READ)
+    except Exception as exc:  # one line, never a traceback carrying row data
+        click.echo(
+            f"error: the import stopped: {type(exc).__name__}{_origin(exc)}; importing the file again is safe",
+            err=True,
+        )
+        sys.exit(NOT_READ)
     for error in report.errors:
         click.echo(error, err=True)
     if report.rejected > len(report.errors):
         click.echo(f"... and {report.rejected - len(report.errors)} more (see --rejects)", err=True)
     click.echo(str(report))
+    if report.rejected:
+        sys.exit(SOME_REJECTED)
+
+
+def _import(
+    app: App, path: str, rejects: str | None, region: str | None, decimal: DecimalMark | None
+) -> ImportReport:
+    store = app.store()
+    now = app.now()
+    options: dict[str, Any] = {"now": now, "rejects": rejects, "default_region": region, "decimal": decimal}
+    if not sys.stderr.isatty():
+        return import_file(store, path, **options)
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("importing", total=None)
+        return import_file(
+            store,
+            path,
+            progress=lambda n: bar.update(task, description=f"importing: {n:,} rows"),
+            **options,
+        )
+
+
+def _origin(exc: Exception) -> str:
+    """The database driver's error class behind ``exc``, if any (its message may quote row values)."""
+    original = getattr(exc, "orig", None)
+    if original is None:
+        return ""
+    kind = type(original)
+    return f" ({kind.__module__.split('.')[0]}.{kind.__name__})"
 
 
 @click.command()

@@ -1,27 +1,35 @@
 """Importing a portfolio: CSV or JSON Lines, streamed, upserted by ``case_id``.
 
-A bad row is rejected with ``FILE:LINE: field: reason`` and written to the
-rejects file (the original row plus its error, ready to fix and re-import);
-every good row lands. Memory stays bounded: rows are read and written in
-batches, so a million-row file costs what one batch costs.
+A bad record — whatever is wrong with it — is rejected with
+``FILE:LINE: field: reason`` and written to the rejects file (the original
+record plus its error, ready to fix and re-import); every good row lands. A
+batch the database refuses is retried row by row, so one refused row costs
+only itself. Memory stays bounded: rows are read and written in batches, and
+the ids already seen are kept as hashes, so a million-row file costs what one
+batch costs. Messages never repeat a name, and phone and account numbers only
+masked.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+
 from dunning.core.domain.model import Case
 from dunning.core.errors import InputError
+from dunning.core.intake.amounts import DecimalMark
+from dunning.core.intake.duplicates import FirstLines
+from dunning.core.intake.reading import FileKind, Record, file_kind, read_records
 from dunning.core.intake.records import CASE_FIELDS, parse_case
+from dunning.core.intake.rejects import Rejects
 from dunning.core.store import Store
 
-__all__ = ["ImportReport", "import_file", "read_rows"]
+__all__ = ["CaseFile", "ImportReport", "import_file"]
 
 #: Columns every import file must have.
 REQUIRED_COLUMNS = ("case_id", "debtor_id", "name", "account", "amount_due", "currency", "due_date")
@@ -47,77 +55,91 @@ class ImportReport:
         )
 
 
-def _kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return "jsonl"
-    if suffix in (".csv", ".txt"):
-        return "csv"
-    raise InputError(f"{path.name}: unknown file type (use .csv or .jsonl)", field="file")
+@dataclass(frozen=True)
+class _Pending:
+    """A validated row waiting for its batch, with what its rejection would need."""
+
+    record: Record
+    case: Case
 
 
-def read_rows(path: Path, handle: IO[str]) -> Iterator[tuple[int, dict[str, Any] | None, str | None, Any]]:
-    """Yield (line, row or None, error or None, raw) for each record of the file."""
-    if _kind(path) == "csv":
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise InputError(f"{path}:1: missing column(s): {', '.join(missing)}", field="header")
-        start = reader.line_num + 1
-        for row in reader:
-            if None in row:  # more cells than the header names
-                yield start, None, "row: more cells than columns", row
-            else:
-                yield start, dict(row), None, row
-            start = reader.line_num + 1
-        return
-    for number, line in enumerate(handle, 1):
-        if not line.strip():
-            continue
+@dataclass(frozen=True)
+class _Reading:
+    """How the rows of one file are read into cases."""
+
+    default_region: str | None
+    decimal: DecimalMark | None
+
+    def parse(self, row: dict[str, Any]) -> Case:
+        return parse_case(row, default_region=self.default_region, decimal=self.decimal)
+
+    def valid(self, row: dict[str, Any]) -> bool:
+        """Whether ``row`` is a good case (to tell a quote that never closes from a quoted line break)."""
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"row: not JSON ({exc.msg})", line
-            continue
-        if not isinstance(data, dict):
-            yield number, None, "row: not a JSON object", line
-            continue
-        yield number, data, None, data
+            self.parse(row)
+        except Exception:
+            return False
+        return True
 
 
-class _Rejects:
-    """The rejects file: the original rows with their error, in the input's format."""
+class CaseFile:
+    """The cases of one import file, record by record, each with its case or the reason it has none.
 
-    def __init__(self, path: Path | None, kind: str, header: list[str]) -> None:
-        self.handle: IO[str] | None = None
-        self.kind = kind
-        self.writer: Any = None
-        self.header = header
-        if path is not None:
-            self.handle = path.open("w", encoding="utf-8", newline="")
-            if kind == "csv":
-                self.writer = csv.writer(self.handle)
-                self.writer.writerow([*header, "error"])
+    Opening it reads the header: InputError if the file itself cannot be read
+    (no header, missing columns). A case id seen before is refused, naming the
+    line of the first.
+    """
 
-    def write(self, raw: Any, error: str) -> None:
-        if self.handle is None:
-            return
-        if self.kind == "csv":
-            row = raw or {}
-            # Every cell as written, the overflow of a row with too many cells included.
-            cells = [row.get(name) or "" for name in self.header] + list(row.get(None) or [])
-            self.writer.writerow([*cells, error])
-        elif isinstance(raw, dict):
-            self.handle.write(json.dumps({**raw, "_error": error}, ensure_ascii=False) + "\n")
-        else:
-            self.handle.write(
-                json.dumps({"_raw": str(raw).rstrip("\n"), "_error": error}, ensure_ascii=False) + "\n"
-            )
+    def __init__(
+        self, path: Path, *, default_region: str | None = None, decimal: DecimalMark | None = None
+    ) -> None:
+        self.path = path
+        self.kind = file_kind(path)
+        self.header: list[str] = list(CASE_FIELDS)
+        self._reading = _Reading(default_region, decimal)
+        self._handle: IO[bytes] | None = None
+        self._records: Iterator[Record] = iter(())
 
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
+    def __enter__(self) -> CaseFile:
+        self._handle = self.path.open("rb")
+        try:
+            header, self._records = read_records(self.path, self._handle, self._reading.valid)
+            if self.kind is FileKind.CSV:
+                self.header = header
+                _check_header(self.path, header)
+        except BaseException:
+            self._handle.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def __iter__(self) -> Iterator[tuple[Record, Case | None, str | None]]:
+        seen = FirstLines()
+        for record in self._records:
+            case, error = _case_of(record, self._reading)
+            if case is not None and (first := seen.first(case.case_id, record.line)) is not None:
+                case, error = None, f"case_id: already on line {first}; that row is the one imported"
+            yield record, case, error
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"{path}:1: missing column(s): {', '.join(missing)}", field="header")
+
+
+def _case_of(record: Record, reading: _Reading) -> tuple[Case | None, str | None]:
+    if record.row is None:
+        return None, record.error
+    try:
+        return reading.parse(record.row), None
+    except InputError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a row no check foresaw: refuse it, never stop the file for it
+        return None, f"row: cannot be read ({type(exc).__name__})"
 
 
 def import_file(
@@ -127,49 +149,96 @@ def import_file(
     now: datetime,
     rejects: str | Path | None = None,
     default_region: str | None = None,
+    decimal: DecimalMark | None = None,
     progress: Callable[[int], None] | None = None,
     batch: int = BATCH,
 ) -> ImportReport:
-    """Import ``path`` into ``store``; see the module docstring."""
+    """Import ``path`` into ``store``; see the module docstring.
+
+    Raises InputError when the file itself cannot be read; nothing is imported then.
+    """
     path = Path(path)
     report = ImportReport()
-    kind = _kind(path)
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        header = list(CASE_FIELDS)
-        if kind == "csv":
-            header = next(csv.reader([handle.readline()]), [])
-            handle.seek(0)
-        sink = _Rejects(Path(rejects) if rejects else None, kind, header)
-        pending: list[Case] = []
+    with CaseFile(path, default_region=default_region, decimal=decimal) as cases:
+        sink = Rejects(Path(rejects) if rejects else None, cases.kind, cases.header)
+        importer = _Importer(store, path, now, sink, report)
         try:
-            for line, row, error, raw in read_rows(path, handle):
-                report.rows += 1
-                if row is not None:
-                    try:
-                        pending.append(parse_case(row, default_region=default_region))
-                    except InputError as exc:
-                        error = str(exc)
-                if error is not None:
-                    report.rejected += 1
-                    message = f"{path}:{line}: {error}"
-                    if len(report.errors) < KEEP_ERRORS:
-                        report.errors.append(message)
-                    sink.write(raw, error)
-                if len(pending) >= batch:
-                    _flush(store, pending, now, report)
+            for record, case, error in cases:
+                importer.take(record, case, error)
+                if len(importer.pending) >= batch:
+                    importer.flush()
                     if progress is not None:
                         progress(report.rows)
-            _flush(store, pending, now, report)
+            importer.flush()
         finally:
             sink.close()
     return report
 
 
-def _flush(store: Store, pending: list[Case], now: datetime, report: ImportReport) -> None:
-    if not pending:
-        return
-    with store.write() as conn:
-        result = store.upsert_cases(conn, pending, now)
-    report.inserted += result.inserted
-    report.updated += result.updated
-    pending.clear()
+class _Importer:
+    """Rows in, batches out; every refused row goes to the report and the rejects file."""
+
+    def __init__(self, store: Store, path: Path, now: datetime, sink: Rejects, report: ImportReport) -> None:
+        self.store = store
+        self.path = path
+        self.now = now
+        self.sink = sink
+        self.report = report
+        self.pending: list[_Pending] = []
+
+    def take(self, record: Record, case: Case | None, error: str | None) -> None:
+        self.report.rows += 1
+        if case is None:
+            self.reject(record, error or "row: cannot be read")
+        else:
+            self.pending.append(_Pending(record, case))
+
+    def reject(self, record: Record, error: str) -> None:
+        self.report.rejected += 1
+        if len(self.report.errors) < KEEP_ERRORS:
+            self.report.errors.append(f"{self.path}:{record.line}: {error}")
+        self.sink.write(record, error)
+
+    def flush(self) -> None:
+        """Upsert the pending rows in one transaction; if the database refuses it, row by row."""
+        if not self.pending:
+            return
+        try:
+            self._upsert([p.case for p in self.pending])
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            for item in self.pending:
+                self._one(item)
+        self.pending.clear()
+
+    def _one(self, item: _Pending) -> None:
+        try:
+            self._upsert([item.case])
+        except Exception as exc:
+            if not _refused(exc):
+                raise
+            self.reject(item.record, _refusal(exc))
+
+    def _upsert(self, batch: list[Case]) -> None:
+        with self.store.write() as conn:
+            result = self.store.upsert_cases(conn, batch, self.now)
+        self.report.inserted += result.inserted
+        self.report.updated += result.updated
+
+
+def _refused(exc: Exception) -> bool:
+    """Whether the database turned the data down (rather than being unreachable or busy)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return False
+    return isinstance(exc, StatementError | ValueError | OverflowError | TypeError)
+
+
+def _refusal(exc: Exception) -> str:
+    """Why the database refused a row, naming the column when it says which, never the values."""
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    diag = getattr(original, "diag", None)
+    column = getattr(diag, "column_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    detail = type(original).__name__ + (f", constraint {constraint}" if constraint else "")
+    return f"{column or 'row'}: the database refused it ({detail})"

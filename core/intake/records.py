@@ -11,19 +11,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
+from sqlalchemy import String, Table
 
 from dunning.core.domain.model import Case, Event, EventKind
 from dunning.core.domain.zones import is_valid_zone
 from dunning.core.errors import InputError
+from dunning.core.intake.amounts import DecimalMark, parse_amount
+from dunning.core.intake.shown import shown
+from dunning.core.store.schema import cases, events
 
-__all__ = ["CASE_FIELDS", "parse_case", "parse_event"]
+__all__ = ["CASE_FIELDS", "parse_amount", "parse_case", "parse_event"]
 
 #: The columns of an import file and the fields of a case file, in order.
 CASE_FIELDS = (
@@ -52,8 +56,33 @@ OPTIONAL_FIELDS = (
 )
 _REQUIRED = ("case_id", "debtor_id", "name", "account", "amount_due", "currency", "due_date")
 _PROFILE = ("previous_cures", "broken_promises", "kept_promises", "days_to_pay_last")
+#: The text fields of a case kept in a column of their own, checked against its size, in order.
+_TEXTS = (
+    "case_id",
+    "debtor_id",
+    "name",
+    "account",
+    "due_date",
+    "push_token",
+    "locale",
+    "timezone",
+    "payment_url",
+    "contact",
+)
 #: Longest text accepted in a free-text field; longer is an input error, not a truncation.
 MAX_TEXT = 2000
+#: Longest phone number as written (spaces, brackets); stored as E.164, at most 16 characters.
+MAX_PHONE_TEXT = 64
+#: Longest e-mail address (kept among the case's contacts).
+MAX_EMAIL = 256
+#: Most tags a case may carry, and the longest tag.
+MAX_TAGS, MAX_TAG = 50, 64
+#: Most extra contact points a case may carry, the longest name of one and the longest address.
+MAX_CONTACTS, MAX_CONTACT_NAME, MAX_CONTACT = 10, 32, 512
+#: Largest count in a debtor's history (the store keeps 32-bit integers).
+MAX_COUNT = 2**31 - 1
+#: Due dates a case may have: far enough from ``date``'s limits that date arithmetic cannot overflow.
+EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 
 
 @lru_cache(maxsize=1)
@@ -70,17 +99,45 @@ def _locale_ok(tag: str) -> bool:
     return True
 
 
-def _text(row: Mapping[str, Any], name: str, required: bool = False) -> str | None:
+def _limit(table: Table, name: str) -> int:
+    """The length of ``name``'s column in ``table``: what PostgreSQL would refuse beyond."""
+    return _column_sizes(table.name).get(name, MAX_TEXT)
+
+
+@lru_cache(maxsize=4)
+def _column_sizes(table: str) -> dict[str, int]:
+    columns = {"cases": cases, "events": events}[table].c
+    return {c.name: int(c.type.length) for c in columns if isinstance(c.type, String) and c.type.length}
+
+
+def _text(row: Mapping[str, Any], name: str, required: bool = False, *, limit: int = MAX_TEXT) -> str | None:
     value = row.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if _blank(value):
         if required:
             raise InputError("is required", field=name)
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise InputError("must be text", field=name)
     text = repr(value) if isinstance(value, float) else str(value).strip()
-    if len(text) > MAX_TEXT:
-        raise InputError(f"is longer than {MAX_TEXT} characters", field=name)
+    return _storable(text, name, limit)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _storable(text: str, name: str, limit: int = MAX_TEXT) -> str:
+    """``text`` if every store keeps it as written: not too long, no NUL, valid Unicode."""
+    if len(text) > limit:
+        raise InputError(f"is longer than {limit} characters", field=name)
+    if "\x00" in text:
+        raise InputError("cannot contain NUL characters", field=name)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError("is not valid Unicode text", field=name) from None
     return text
 
 
@@ -100,27 +157,22 @@ def _mask(raw: str) -> str:
     return digits[:3] + "*" * max(0, len(digits) - 5) + digits[-2:] if len(digits) > 5 else "***"
 
 
-def parse_amount(value: Any, field: str = "amount_due") -> Decimal:
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        amount = Decimal(str(value).strip().replace(",", ""))
-    except (InvalidOperation, ValueError) as exc:
-        raise InputError(f"{value!r} is not an amount", field=field) from exc
-    if not amount.is_finite():
-        raise InputError(f"{value!r} is not an amount", field=field)
-    if amount < 0:
-        raise InputError("cannot be negative", field=field)
-    return amount
-
-
 def parse_date(value: Any, field: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise InputError(f"{shown(value)} is not a date (YYYY-MM-DD)", field=field)
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise InputError(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from exc
+        raise InputError(f"{shown(value)} is not a date (YYYY-MM-DD)", field=field) from exc
+
+
+def _due_date(value: Any) -> date:
+    day = parse_date(value, "due_date")
+    if not EARLIEST <= day <= LATEST:
+        raise InputError(f"must be between {EARLIEST} and {LATEST}", field="due_date")
+    return day
 
 
 def parse_moment(value: Any, field: str = "at") -> datetime:
@@ -130,7 +182,7 @@ def parse_moment(value: Any, field: str = "at") -> datetime:
         try:
             moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
         except ValueError as exc:
-            raise InputError(f"{value!r} is not an ISO 8601 time", field=field) from exc
+            raise InputError(f"{shown(value)} is not an ISO 8601 time", field=field) from exc
     if moment.tzinfo is None:
         raise InputError("needs a UTC offset, e.g. 2026-12-03T10:00:00+08:00", field=field)
     return moment.astimezone(UTC)
@@ -141,69 +193,100 @@ def _tags(value: Any) -> tuple[str, ...]:
         return ()
     if isinstance(value, str):
         parts = value.replace(";", ",").replace("|", ",").split(",")
-    elif isinstance(value, list | tuple):
+    elif isinstance(value, list | tuple) and all(_scalar(v) for v in value):
         parts = [str(v) for v in value]
     else:
-        raise InputError("must be a list or a comma-separated text", field="tags")
-    return tuple(sorted({p.strip() for p in parts if p.strip()}))
+        raise InputError("must be a list of texts or a comma-separated text", field="tags")
+    tags = {_storable(p.strip(), "tags", MAX_TAG) for p in parts if p.strip()}
+    if len(tags) > MAX_TAGS:
+        raise InputError(f"has more than {MAX_TAGS} tags", field="tags")
+    return tuple(sorted(tags))
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | Decimal) and not isinstance(value, bool)
+
+
+def _contacts(row: Mapping[str, Any], email: str | None) -> dict[str, str]:
+    contacts = {"email": email} if email else {}
+    extra = row.get("contacts")
+    if extra is None:
+        return contacts
+    if not isinstance(extra, Mapping) or not all(_scalar(v) or v is None for v in extra.values()):
+        raise InputError("must map names to addresses", field="contacts")
+    for key, value in extra.items():
+        if value:
+            name = _storable(str(key), "contacts", MAX_CONTACT_NAME)
+            contacts[name] = _storable(str(value), "contacts", MAX_CONTACT)
+    if len(contacts) > MAX_CONTACTS:
+        raise InputError(f"has more than {MAX_CONTACTS} contact points", field="contacts")
+    return contacts
 
 
 def _count(row: Mapping[str, Any], name: str) -> int | None:
     value = row.get(name)
     if value is None or value == "":
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError as exc:
-        raise InputError(f"{value!r} is not a whole number", field=name) from exc
+    text = str(value).strip() if _scalar(value) else ""
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        raise InputError(f"{shown(value)} is not a whole number", field=name)
+    number = int(text)
     if number < 0:
         raise InputError("cannot be negative", field=name)
+    if number > MAX_COUNT:
+        raise InputError(f"is larger than {MAX_COUNT}", field=name)
     return number
 
 
-def parse_case(row: Mapping[str, Any], *, default_region: str | None = None) -> Case:
-    """Validate one case (import row, case file or API body); raise InputError."""
+def parse_case(
+    row: Mapping[str, Any],
+    *,
+    default_region: str | None = None,
+    decimal: DecimalMark | None = None,
+) -> Case:
+    """Validate one case (import row, case file or API body); raise InputError.
+
+    Every text fits its column in the store and every number its type, so a
+    validated case is never refused by the database.
+    """
     for name in _REQUIRED:
-        _text(row, name, required=True)
-    phone_raw = _text(row, "phone")
+        if _blank(row.get(name)):
+            raise InputError("is required", field=name)
+    fields = {name: _text(row, name, limit=_limit(cases, name)) for name in _TEXTS}
+    phone_raw = _text(row, "phone", limit=MAX_PHONE_TEXT)
     phone = normalise_phone(phone_raw, default_region) if phone_raw else None
     currency = (_text(row, "currency", True) or "").upper()
     if currency not in _currencies():
-        raise InputError(f"{currency!r} is not an ISO 4217 currency", field="currency")
-    tz = _text(row, "timezone")
+        raise InputError(f"{shown(currency)} is not an ISO 4217 currency", field="currency")
+    tz = fields["timezone"]
     if tz and not is_valid_zone(tz):
-        raise InputError(f"{tz!r} is not an IANA time zone", field="timezone")
-    locale = _text(row, "locale") or "en"
+        raise InputError(f"{shown(tz)} is not an IANA time zone", field="timezone")
+    locale = fields["locale"] or "en"
     if not _locale_ok(locale):
-        raise InputError(f"{locale!r} is not a locale (e.g. zh-CN, en)", field="locale")
-    payment_url = _text(row, "payment_url")
+        raise InputError(f"{shown(locale)} is not a locale (e.g. zh-CN, en)", field="locale")
+    payment_url = fields["payment_url"]
     if payment_url and not payment_url.startswith(("https://", "http://")):
         raise InputError("must be an http(s) URL", field="payment_url")
-    push_token = _text(row, "push_token")
-    email = _text(row, "email")
-    if not (phone or push_token or email):
+    email = _text(row, "email", limit=MAX_EMAIL)
+    if not (phone or fields["push_token"] or email):
         raise InputError("a case needs a phone, a push token or an e-mail", field="phone")
     profile = {name: v for name in _PROFILE if (v := _count(row, name)) is not None}
-    contacts = {"email": email} if email else {}
-    extra_contacts = row.get("contacts")
-    if isinstance(extra_contacts, Mapping):
-        contacts.update({str(k): str(v) for k, v in extra_contacts.items() if v})
     return Case(
-        case_id=_text(row, "case_id", True) or "",
-        debtor_id=_text(row, "debtor_id", True) or "",
-        name=_text(row, "name", True) or "",
-        account=_text(row, "account", True) or "",
-        amount_due=parse_amount(row.get("amount_due")),
+        case_id=fields["case_id"] or "",
+        debtor_id=fields["debtor_id"] or "",
+        name=fields["name"] or "",
+        account=fields["account"] or "",
+        amount_due=parse_amount(row.get("amount_due"), "amount_due", decimal),
         currency=currency,
-        due_date=parse_date(row.get("due_date"), "due_date"),
+        due_date=_due_date(row.get("due_date")),
         locale=locale,
         phone=phone,
-        push_token=push_token,
+        push_token=fields["push_token"],
         timezone=tz,
         payment_url=payment_url,
-        contact=_text(row, "contact"),
+        contact=fields["contact"],
         tags=_tags(row.get("tags")),
-        contacts=contacts,
+        contacts=_contacts(row, email),
         profile=profile,
     )
 
@@ -217,7 +300,7 @@ def parse_event(
         kind = EventKind(kind_raw)
     except ValueError as exc:
         kinds = ", ".join(k.value for k in EventKind)
-        raise InputError(f"unknown kind {kind_raw!r} (known: {kinds})", field="kind") from exc
+        raise InputError(f"unknown kind {shown(kind_raw)} (known: {kinds})", field="kind") from exc
     at_raw = row.get("at")
     if at_raw in (None, ""):
         if default_at is None:
@@ -236,21 +319,21 @@ def parse_event(
     day = parse_date(row["date"], "date") if row.get("date") not in (None, "") else None
     if kind == EventKind.PROMISE and day is None and row.get("date") not in (None, ""):
         raise InputError("is required for a promise", field="date")
-    channel = _text(row, "channel")
+    channel = _text(row, "channel", limit=_limit(events, "channel"))
     if kind in (EventKind.WRONG_NUMBER,) and channel is None:
         channel = "sms"
     return Event(
         kind=kind,
         at=at,
-        case_id=_text(row, "case_id") or case_id,
+        case_id=_text(row, "case_id", limit=_limit(events, "case_id")) or case_id,
         amount=amount,
         full=full,
         date=day,
         channel=channel,
         text=_text(row, "text"),
-        address=_text(row, "address"),
-        intent_id=_text(row, "intent_id"),
-        event_id=_text(row, "event_id"),
+        address=_text(row, "address", limit=_limit(events, "address")),
+        intent_id=_text(row, "intent_id", limit=_limit(events, "intent_id")),
+        event_id=_text(row, "event_id", limit=_limit(events, "event_id")),
     )
 
 

@@ -19,8 +19,7 @@ from typing import Any
 
 from dunning.core.domain.model import Case
 from dunning.core.errors import InputError
-from dunning.core.intake.importer import read_rows
-from dunning.core.intake.records import parse_case
+from dunning.core.intake.importer import CaseFile
 
 __all__ = ["PortfolioSource", "load_portfolio", "simulation_start", "synthetic_portfolio"]
 
@@ -141,15 +140,12 @@ def load_portfolio(path: str | Path) -> tuple[list[Case], list[str]]:
     path = Path(path)
     cases: list[Case] = []
     errors: list[str] = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for line, row, error, _raw in read_rows(path, handle):
-            if row is not None:
-                try:
-                    cases.append(parse_case(row))
-                except InputError as exc:
-                    error = str(exc)
-            if error is not None:
-                errors.append(f"{path}:{line}: {error}")
+    with CaseFile(path) as records:
+        for record, case, error in records:
+            if case is not None:
+                cases.append(case)
+            else:
+                errors.append(f"{path}:{record.line}: {error}")
     if not cases:
         raise InputError(f"{path}: no usable case", field="portfolio")
     return cases, errors
