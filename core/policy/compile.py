@@ -23,6 +23,7 @@ from dunning.core.policy.conditions import Condition, ConditionError, compile_co
 from dunning.core.policy.model import Ladder, Policy, Responses, Segment, Step, TemplateLookup, Variant
 from dunning.core.policy.presets import Preset
 from dunning.core.policy.spec import LadderSpec, PolicySpec
+from dunning.core.policy.yamlbounds import read_bounded
 from dunning.core.policy.yamlpos import Located, load_located
 
 __all__ = ["check_policy", "compile_policy", "load_policy"]
@@ -37,10 +38,7 @@ def load_policy(
 ) -> Policy:
     """Load and compile a policy file; raise PolicyError listing every error."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from exc
+    text = read_bounded(path)
     policy, problems = compile_policy(
         text, file=str(path), channels=channels, presets=presets, templates=templates
     )
