@@ -139,10 +139,13 @@ class _Compiler:
         if source is None:
             return None
         try:
-            return compile_condition(source)
+            condition = compile_condition(source)
         except ConditionError as exc:
             self.error(path, str(exc))
             return None
+        for warning in condition.warnings:
+            self.warn(path, warning)
+        return condition
 
     def compile(self) -> Policy:
         spec = self.spec
