@@ -3,6 +3,7 @@
 For any policy a strategist can write, any debtor and any sequence of events:
 - no contact inside quiet hours in any zone the debtor may be in;
 - no cap exceeded in any window (including the debtor's other loans);
+- no debtor contacted more than the policy's daily ceiling in any rolling day;
 - nothing after a payment in full, inside a dispute hold, on an opted-out
   channel, to an invalidated number, or inside a conversation cool-down;
 - the same inputs give the same actions, and intent ids never repeat;
@@ -28,7 +29,10 @@ from dunning.testing.factories import make_case
 
 REGISTRY = make_registry()
 CHANNELS = ["sms", "push", "voice"]
-WAITS = ["0", "30m", "4h", "1d", "2d"]
+WAITS = ["0", "1s", "30m", "4h", "1d", "2d"]
+#: The daily contact ceiling a random policy sets, or None to leave the default.
+CEILINGS = [None, 1, 2, 3, 5, 8]
+DEFAULT_CEILING = 3
 UTC = UTC
 
 phones = st.sampled_from(
@@ -83,7 +87,7 @@ def policies(draw):
             max_size=3,
         )
     )
-    return {
+    spec = {
         "name": "random",
         "preset": draw(st.sampled_from(["none", "china", "us_reg_f", "uk", "conservative"])),
         "quiet_hours": quiet,
@@ -98,6 +102,10 @@ def policies(draw):
             "reply_pause": draw(st.sampled_from(["1h", "1d"])),
         },
     }
+    ceiling = draw(st.sampled_from(CEILINGS))
+    if ceiling is not None:
+        spec["limits"] = {"daily_contacts": ceiling}
+    return spec
 
 
 START = datetime(2026, 11, 25, tzinfo=UTC)
@@ -267,6 +275,11 @@ def test_every_promise_holds(spec, case, evs, others):
                 and (cap.scope == "debtor" or c[2] == "C-1")
             ]
             assert len(inside) <= cap.max, (cap.rule, s.at)
+
+    # No debtor is contacted more than the ceiling in any rolling day, across all their loans.
+    ceiling = (spec.get("limits") or {}).get("daily_contacts", DEFAULT_CEILING)
+    for s in sends:
+        assert sum(1 for c in contacts if s.at - timedelta(days=1) < c[0] <= s.at) <= ceiling, s.at
 
     # Intent ids never repeat.
     ids = [s.intent_id for s in sends]

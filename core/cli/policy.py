@@ -17,6 +17,7 @@ from dunning.core.errors import InputError, PolicyError
 from dunning.core.intake.records import load_json_object, parse_case, parse_event
 from dunning.core.policy.compile import compile_policy
 from dunning.core.policy.explain import explain
+from dunning.core.policy.yamlbounds import read_bounded
 
 
 @click.group()
@@ -37,9 +38,11 @@ def check(app: App, path: str, strict: bool) -> None:
     non-zero on any error.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
+        text = read_bounded(path)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
     compiled, problems = compile_policy(
         text,
         file=path,

@@ -19,10 +19,13 @@ from dunning.core.channel import ChannelSpec
 from dunning.core.domain.guardrails import ANY, Cap, Cooldown, Guardrails, HolidayBlackout, QuietWindow
 from dunning.core.domain.zones import is_valid_zone
 from dunning.core.errors import PolicyError, Problem
+from dunning.core.policy.ceiling import ceiling_cap
 from dunning.core.policy.conditions import Condition, ConditionError, compile_condition
 from dunning.core.policy.model import Ladder, Policy, Responses, Segment, Step, TemplateLookup, Variant
+from dunning.core.policy.pacing import Advice, ceiling_advice, short_waits, uncapped_channels
 from dunning.core.policy.presets import Preset
 from dunning.core.policy.spec import LadderSpec, PolicySpec
+from dunning.core.policy.yamlbounds import read_bounded
 from dunning.core.policy.yamlpos import Located, load_located
 
 __all__ = ["check_policy", "compile_policy", "load_policy"]
@@ -37,10 +40,7 @@ def load_policy(
 ) -> Policy:
     """Load and compile a policy file; raise PolicyError listing every error."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError([Problem(str(path), 0, "", f"cannot read: {exc.strerror}")]) from exc
+    text = read_bounded(path)
     policy, problems = compile_policy(
         text, file=str(path), channels=channels, presets=presets, templates=templates
     )
@@ -141,10 +141,13 @@ class _Compiler:
         if source is None:
             return None
         try:
-            return compile_condition(source)
+            condition = compile_condition(source)
         except ConditionError as exc:
             self.error(path, str(exc))
             return None
+        for warning in condition.warnings:
+            self.warn(path, warning)
+        return condition
 
     def compile(self) -> Policy:
         spec = self.spec
@@ -156,6 +159,7 @@ class _Compiler:
         if spec.default_timezone and not is_valid_zone(spec.default_timezone):
             self.error(("default_timezone",), f"unknown time zone {spec.default_timezone!r}")
         self._check_reachability(rails, ladders)
+        self._advise(rails, ladders)
         return Policy(
             name=spec.name,
             segments=segments,
@@ -193,6 +197,7 @@ class _Compiler:
             if c.max == 0 and c.channel == ANY:
                 self.error(("caps", i, "max"), "a cap of 0 on every channel forbids every step")
             caps.append(Cap(c.channel, c.max, c.per, c.scope, c.count, "policy"))
+        caps.append(ceiling_cap(spec.limits.daily_contacts))  # every policy has it, last
         cooldowns = [c for p in presets for c in p.cooldowns]
         for i, cd in enumerate(spec.cooldowns):
             self.channel_known(("cooldowns", i, "channel"), cd.channel, allow_any=True)
@@ -292,6 +297,17 @@ class _Compiler:
                         ("ladders", ladder.name, "steps", step.index, "channel"),
                         f"a cap of 0 ({blocked[0].rule}) means this step is never sent",
                     )
+
+    def _advise(self, rails: Guardrails, ladders: Mapping[str, Ladder]) -> None:
+        """Warn about how fast the policy may contact a debtor."""
+        ceiling = self.spec.limits.daily_contacts
+        advice: list[Advice] = [
+            *short_waits(ladders),
+            *uncapped_channels(rails, ladders, self.channels, ceiling),
+            *ceiling_advice(ceiling),
+        ]
+        for path, message in advice:
+            self.warn(path, message)
 
 
 def _responses(spec: PolicySpec) -> Responses:

@@ -5,37 +5,27 @@ grammar and compiled into plain Python closures over a small, closed set of
 node kinds — comparisons, ``and``/``or``/``not``, ``in``, arithmetic, literals,
 ``length`` — so it is safe by construction (no attribute access, no calls) and
 fast enough for a million cases a tick. Only the names in :data:`FACTS` may
-appear: a misspelled field fails ``dunning policy check``, not a tick.
+appear: a misspelled field fails ``dunning policy check``, not a tick, and so
+does a misuse of a fact's type (:mod:`~dunning.core.policy.condition_types`).
+Whatever a condition raises for a case at run time comes out as one
+:class:`ConditionError`, so a caller catches one type.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["FACTS", "Condition", "ConditionError", "compile_condition"]
+from dunning.core.policy.condition_types import check_types
+from dunning.core.policy.facts import FACTS, Fact
 
-#: The names a condition may use, and what each means.
-FACTS: Mapping[str, str] = {
-    "amount_due": "outstanding amount after payments (Decimal)",
-    "currency": "ISO 4217 code",
-    "days_overdue": "whole days since the due date, in the debtor's zone",
-    "locale": "the debtor's locale, e.g. zh-CN or en",
-    "tags": "list of the case's tags",
-    "has_phone": "true when the case has a usable phone number",
-    "has_push": "true when the case has a push token",
-    "contacts_sent": "reminders already sent for this case",
-    "previous_cures": "earlier debts of this debtor paid in full",
-    "broken_promises": "promises to pay this debtor did not keep",
-    "kept_promises": "promises to pay this debtor kept",
-    "days_to_pay_last": "days overdue at which the last earlier debt was paid (or none)",
-}
+__all__ = ["FACTS", "Condition", "ConditionError", "compile_condition"]
 
 _ENV = ImmutableSandboxedEnvironment()
 
@@ -68,20 +58,32 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled condition; call it with the facts of a case."""
+    """A compiled condition; call it with the facts of a case.
+
+    ``warnings`` are what ``policy check`` should say about it (a fact that
+    may be none, a condition that uses no fact).
+    """
 
     source: str
     _fn: Node
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __call__(self, facts: Facts) -> bool:
         try:
             return bool(self._fn(facts))
-        except (TypeError, ArithmeticError, KeyError) as exc:
-            raise ConditionError(f"condition {self.source!r} failed: {exc}") from exc
+        except Exception as exc:  # one error type for every way a case can fail it
+            raise ConditionError(f"condition {self.source!r} failed: {_reason(exc)}") from exc
 
 
-def compile_condition(source: str, facts: Mapping[str, str] = FACTS) -> Condition:
-    """Compile ``source``; raise ConditionError on bad syntax, an unknown name or construct."""
+def _reason(exc: Exception) -> str:
+    """The class of a failure, with Python's own message where that names only types or keys."""
+    if isinstance(exc, TypeError | ArithmeticError | KeyError):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__  # another message might carry a case's values
+
+
+def compile_condition(source: str, facts: Mapping[str, Fact] = FACTS) -> Condition:
+    """Compile ``source``; raise ConditionError on bad syntax, an unknown name or construct, or a type error."""
     try:
         template = _ENV.parse("{{ (" + source + ") }}")
     except TemplateSyntaxError as exc:
@@ -89,10 +91,15 @@ def compile_condition(source: str, facts: Mapping[str, str] = FACTS) -> Conditio
     output = template.body[0]
     if not isinstance(output, nodes.Output) or len(output.nodes) != 1:
         raise ConditionError("not a valid condition: write one expression")
-    return Condition(source, _compile(output.nodes[0], facts))
+    tree = output.nodes[0]
+    fn = _compile(tree, facts)
+    report = check_types(tree, facts, lambda node: _compile(node, facts)({}))
+    if report.errors:
+        raise ConditionError("; ".join(dict.fromkeys(report.errors)))
+    return Condition(source, fn, tuple(dict.fromkeys(report.warnings)))
 
 
-def _compile(node: nodes.Node, facts: Mapping[str, str]) -> Node:
+def _compile(node: nodes.Node, facts: Mapping[str, Fact]) -> Node:
     if isinstance(node, nodes.Const):
         value = Decimal(str(node.value)) if isinstance(node.value, float) else node.value
         return lambda _: value
@@ -140,7 +147,7 @@ def _compile(node: nodes.Node, facts: Mapping[str, str]) -> Node:
     raise ConditionError(f"not allowed in a condition: {type(node).__name__.lower()}")
 
 
-def _compare(node: nodes.Compare, facts: Mapping[str, str]) -> Node:
+def _compare(node: nodes.Compare, facts: Mapping[str, Fact]) -> Node:
     first = _compile(node.expr, facts)
     steps = []
     for operand in node.ops:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from dunning.core.policy.ceiling import DEFAULT_DAILY_CONTACTS, MAX_DAILY_CONTACTS
 from dunning.core.policy.durations import parse_duration
 
 __all__ = ["PolicySpec"]
@@ -168,6 +169,20 @@ class ContactSpec(_Strict):
 
 class LimitsSpec(_Strict):
     sms_segments: int = Field(default=3, ge=1)
+    #: contacts per debtor per rolling day, across all channels (see core.policy.ceiling)
+    daily_contacts: int = DEFAULT_DAILY_CONTACTS
+
+    @field_validator("daily_contacts")
+    @classmethod
+    def _bounded(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(
+                f"the daily contact ceiling cannot be removed: give 1 to {MAX_DAILY_CONTACTS} "
+                f"(default {DEFAULT_DAILY_CONTACTS})"
+            )
+        if value > MAX_DAILY_CONTACTS:
+            raise ValueError(f"at most {MAX_DAILY_CONTACTS} contacts a day per debtor")
+        return value
 
 
 class PolicySpec(_Strict):
