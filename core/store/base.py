@@ -3,7 +3,8 @@
 SQLite (the embedded default, a file) and PostgreSQL (by URL) behave alike:
 ``write()`` is one write transaction (``BEGIN IMMEDIATE`` on SQLite, so two
 writers queue instead of failing half-way), ``read()`` a read transaction.
-The schema is created and upgraded by Alembic (:meth:`StoreBase.migrate`).
+The schema is created and upgraded by Alembic (:meth:`StoreBase.migrate`,
+one process at a time: see :mod:`dunning.core.store.upgrade`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from dunning.core.store.gate import CaseGate, FileGate, PostgresGate
+from dunning.core.store.upgrade import Upgrade, check_schema, upgrade
 
 __all__ = ["StoreBase", "normalise_url"]
 
@@ -77,15 +79,13 @@ class StoreBase:
             return FileGate(Path(database + ".locks"))
         return FileGate(None)
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the latest migration."""
-        from alembic import command
+    def migrate(self) -> Upgrade:
+        """Create or upgrade the schema to the latest migration, one process at a time."""
+        return upgrade(self.engine)
 
-        from dunning.core.store.migrations import alembic_config
-
-        with self.engine.begin() as conn:
-            config = alembic_config(conn)
-            command.upgrade(config, "head")
+    def check_schema(self) -> None:
+        """Raise :class:`~dunning.core.errors.SchemaError` if the schema is absent or behind."""
+        check_schema(self.engine)
 
     def has_schema(self) -> bool:
         return "cases" in inspect(self.engine).get_table_names()
