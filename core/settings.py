@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     lease_seconds: float = 60.0
     sweep_seconds: float = 15.0
     ambiguous_after_seconds: float = 3600.0
+    outage_log_seconds: float = 60.0
     worker_threads: int = 4
     max_retries: int = 5
     min_backoff_ms: int = 1000
