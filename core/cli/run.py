@@ -10,8 +10,8 @@ from dunning.core.cli.app import App, parse_moment
 from dunning.core.runtime import build_runtime, sweep, tick
 from dunning.core.runtime.dispatch import make_broker
 from dunning.core.runtime.embedded import Embedded
-from dunning.core.runtime.processes import stop_on_signals
 from dunning.core.runtime.runtime import system_clock
+from dunning.core.runtime.signals import stop_on_signals
 from dunning.core.runtime.worker import attach_broker
 from dunning.core.store import open_store
 
