@@ -7,14 +7,29 @@ connection, through SQLAlchemy and redis-py; the clock is an argument.
 from __future__ import annotations
 
 import logging
+import os
+import re
+import signal
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import redis
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
+from dunning.core.api import create_app
+from dunning.core.runtime import build_runtime
 from dunning.core.runtime.outage import Outages, failure_kind, is_unavailable, one_line
+from dunning.core.settings import Settings
+from dunning.core.store import open_store
+from dunning.testing.factories import write_portfolio
+from dunning.testing.tcp_proxy import TcpProxy
 
 
 def closed_port() -> int:
@@ -133,3 +148,125 @@ def test_what_counts_as_the_store_or_broker_being_unavailable(store_down, broker
     assert (failure_kind(broker_down), is_unavailable(broker_down)) == ("broker", True)
     assert one_line(broker_down).startswith("ConnectionError: Error 111 connecting to 127.0.0.1")
     assert (failure_kind(ValueError("x")), is_unavailable(ValueError("x"))) == ("ValueError", False)
+
+
+# ------------------------------------------------------------------ a deployment through an outage
+
+#: One text per case, sent at once, at any hour.
+ONE_TEXT = """
+name: one-text
+preset: none
+segments: [{name: all, ladder: l}]
+ladders:
+  l: {steps: [{channel: sms, template: overdue_notice, wait: 7d}]}
+"""
+#: How often the processes summarise a failure that goes on, in this test (seconds).
+INTERVAL = 1.5
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    parsed = make_url(url)
+    return parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_given_the_store_gone_for_a_stretch_then_worker_and_scheduler_log_a_few_lines_and_go_on(
+    tmp_path, postgres_url, redis_url, fake_twilio
+):
+    # Given a worker and a scheduler reaching PostgreSQL through a proxy, delivering 400 texts
+    (tmp_path / "policy.yaml").write_text(ONE_TEXT)
+    write_portfolio(tmp_path / "cases.csv", 400, prefix="O-")
+    settings = fake_twilio.settings(
+        database_url=postgres_url,
+        broker_url=redis_url,
+        policy=tmp_path / "policy.yaml",
+        public_url="https://dunning.example.com",  # not loopback: the fake posts no callbacks
+        tick_seconds=0.3,
+        lease_seconds=2,
+        ambiguous_after_seconds=1,
+        twilio_timeout=2,
+        outage_log_seconds=INTERVAL,
+    )
+    env = {**os.environ, **{f"DUNNING_{k.upper()}": str(v) for k, v in settings.items()}}
+    env.pop("DUNNING_DRY_RUN", None)
+    dunning = str(Path(sys.executable).with_name("dunning"))
+    imported = subprocess.run([dunning, "import", str(tmp_path / "cases.csv")], env=env, capture_output=True)
+    assert imported.returncode == 0, imported.stderr
+    fake_twilio.slow(0.05, requests=10**6)  # deliveries are in flight when the store goes
+    with TcpProxy("127.0.0.1", make_url(postgres_url).port or 5432) as proxy:
+        proxied = {**env, "DUNNING_DATABASE_URL": through(postgres_url, proxy)}
+        procs = {}
+        for name in ("worker", "scheduler"):
+            with (tmp_path / f"{name}.log").open("wb") as out:
+                procs[name] = subprocess.Popen(
+                    [dunning, name], env=proxied, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        try:
+            wait_until(lambda: len(fake_twilio.messages) >= 40, "the first texts")
+            # When the store goes away, for long enough that the failure is summarised
+            proxy.cut()
+            log = tmp_path / "scheduler.log"
+            wait_until(lambda: log.read_text().count("tick still failing (store)") >= 2, "a summary")
+            proxy.restore()
+            # Then every text goes out, exactly once (those in doubt are settled with Twilio)
+            wait_until(lambda: len({r.intent_id for r in fake_twilio.messages}) == 400, "all 400 texts")
+            assert len(fake_twilio.messages) == 400
+            # And a reminder planned after the outage is delivered too
+            write_portfolio(tmp_path / "more.csv", 1, prefix="P-")
+            subprocess.run([dunning, "import", str(tmp_path / "more.csv")], env=env, check=True)
+            wait_until(lambda: len(fake_twilio.messages) == 401, "the text planned after the outage")
+        finally:
+            for proc in procs.values():
+                os.killpg(proc.pid, signal.SIGTERM)
+            codes = [proc.wait(timeout=60) for proc in procs.values()]
+    assert codes == [0, 0]
+    # And the outage took a few short lines per process, and their end is told
+    worker, scheduler = ((tmp_path / f"{name}.log").read_text() for name in ("worker", "scheduler"))
+    for text in (worker, scheduler):
+        assert len(text.splitlines()) <= 25 and len(text) <= 8000, text
+        assert "Traceback" not in text, text
+    assert "delivery failing (store): OperationalError" in worker
+    assert re.search(r"delivery recovered \(store\) after [\d.]+s \(\d+ error\(s\)\)", worker), worker
+    assert "tick failing (store): OperationalError" in scheduler
+    assert re.search(r"tick still failing \(store\): \d+ error\(s\) in the last \d+s", scheduler)
+    assert re.search(r"tick recovered \(store\) after [\d.]+s \(\d+ error\(s\)\)", scheduler), scheduler
+
+
+def test_given_the_store_gone_then_polled_health_and_metrics_log_one_line_each_and_the_recovery(
+    tmp_path, postgres_url, caplog
+):
+    # Given the API on a PostgreSQL store reached through a proxy
+    (tmp_path / "policy.yaml").write_text(ONE_TEXT)
+    open_store(postgres_url).dispose()
+    caplog.set_level(logging.INFO, logger="dunning")
+    with TcpProxy("127.0.0.1", make_url(postgres_url).port or 5432) as proxy:
+        settings = Settings(database_url=through(postgres_url, proxy), policy=str(tmp_path / "policy.yaml"))
+        rt = build_runtime(settings, dry_run=True, migrate=False)
+        with TestClient(create_app(rt)) as client:
+            assert client.get("/healthz").status_code == 200
+            # When the store goes away while a load balancer and Prometheus keep polling
+            proxy.cut()
+            polled = [
+                (client.get("/healthz").status_code, client.get("/metrics").status_code) for _ in range(20)
+            ]
+            proxy.restore()
+            # Then every poll says the store is down, and once back, that it is up
+            assert set(polled) == {(503, 503)}
+            assert client.get("/healthz").json() == {"store": "ok", "broker": "ok"}
+            assert client.get("/metrics").status_code == 200
+        rt.close()
+    # And the log tells each outage once, then its end
+    told = [r.getMessage() for r in caplog.records if r.name == "dunning.core.runtime.outage"]
+    assert len(told) == 4, told
+    assert told[0].startswith("store health check failing (store): OperationalError: connection failed")
+    assert told[1].startswith("metrics failing (store): OperationalError: connection failed")
+    assert re.fullmatch(r"store health check recovered \(store\) after [\d.]+s \(20 error\(s\)\)", told[2])
+    assert re.fullmatch(r"metrics recovered \(store\) after [\d.]+s \(20 error\(s\)\)", told[3])

@@ -138,7 +138,7 @@ class Outages:
         # An outage is told in one line; what looks like a bug keeps its traceback.
         trace = self.log.isEnabledFor(logging.DEBUG) or not is_unavailable(exc)
         self.log.error(
-            "%s failing (%s): %s; a summary follows every %.0fs until it recovers",
+            "%s failing (%s): %s; a summary follows every %gs until it recovers",
             where,
             kind,
             one_line(exc),

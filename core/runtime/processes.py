@@ -27,7 +27,7 @@ from dunning.core.errors import ConfigError, ProcessError
 from dunning.core.runtime.dispatch import make_broker, ping_broker
 from dunning.core.runtime.logs import configure_logging
 from dunning.core.runtime.runtime import Runtime, build_runtime
-from dunning.core.runtime.scheduler import sweep, tick
+from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round
 from dunning.core.runtime.signals import stop_on_signals
 from dunning.core.runtime.startup import starting
 from dunning.core.runtime.supervisor import FAILED, READY, Supervisor
@@ -156,6 +156,10 @@ def run_workers(
             exposition.terminate()
 
 
+def _eventful(report: TickReport, swept: SweepReport) -> bool:
+    return bool(report.cases or swept.handed_over or swept.requeued or swept.ambiguous)
+
+
 def run_scheduler(stop: threading.Event | None = None) -> None:
     """Tick and sweep every ``tick_seconds`` until stopped, on this scheduler's partition."""
     stop = stop or threading.Event()
@@ -168,13 +172,9 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
     log.info("scheduler %s ticking every %.1fs (partition %s)", os.getpid(), settings.tick_seconds, part)
     try:
         while not stop.is_set():
-            try:
-                swept = sweep(rt)
-                report = tick(rt)
-                if report.cases or swept.handed_over or swept.requeued or swept.ambiguous:
-                    log.info("tick: %s; sweep: %s", report, swept)
-            except Exception:
-                log.exception("tick failed; trying again in %.1fs", settings.tick_seconds)
+            swept, report = run_round(rt)
+            if report is not None and swept is not None and _eventful(report, swept):
+                log.info("tick: %s; sweep: %s", report, swept)
             stop.wait(settings.tick_seconds)
     finally:
         broker.close()

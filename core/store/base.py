@@ -10,7 +10,6 @@ one process at a time: see :mod:`dunning.core.store.upgrade`).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,6 @@ from dunning.core.store.gate import CaseGate, FileGate, PostgresGate
 from dunning.core.store.upgrade import Upgrade, check_schema, upgrade
 
 __all__ = ["StoreBase", "normalise_url"]
-
-log = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for another before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 60
@@ -115,14 +112,10 @@ class StoreBase:
             conn.execution_options(dunning_write=True)
             yield conn
 
-    def ping(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-        except Exception:
-            log.warning("store unreachable", exc_info=True)
-            return False
-        return True
+    def probe(self) -> None:
+        """Raise whatever the database raises if it cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
 
 def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
