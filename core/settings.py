@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     tick_batch: int = 2000
     lease_seconds: float = 60.0
     sweep_seconds: float = 15.0
-    ambiguous_after_seconds: float = 3600.0
+    ambiguous_after_seconds: float = 120.0
     outage_log_seconds: float = 60.0
     worker_threads: int = 4
     max_retries: int = 5
