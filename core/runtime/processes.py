@@ -54,17 +54,15 @@ def _require_broker(settings: Settings) -> str:
 def _connect(settings: Settings) -> tuple[dramatiq.Broker, Runtime]:
     """The broker and the runtime of a worker or scheduler, both checked reachable and current."""
     broker = make_broker(_require_broker(settings))
+    rt: Runtime | None = None
     try:
         ping_broker(broker)
         rt = build_runtime(settings, migrate=False)
-    except BaseException:
-        broker.close()
-        raise
-    try:
         rt.store.check_schema()
     except BaseException:
         broker.close()
-        rt.close()
+        if rt is not None:
+            rt.close()
         raise
     return broker, rt
 
