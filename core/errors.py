@@ -10,6 +10,8 @@
     ├── PluginError                 a plugin broke a rule of registration
     │   └── DuplicateNameError      two plugins registered the same name
     ├── TemplateError               a template is missing or failed to render
+    ├── ProcessError                a worker or scheduler cannot start or keep running
+    │   └── SchemaError             the store's schema is absent or behind this version
     └── DeliveryError               a channel could not deliver a message
         ├── PermanentDeliveryError  never retry; fall back to the next step
         ├── TransientDeliveryError  retry with backoff (``retry_after`` seconds)
@@ -36,6 +38,8 @@ __all__ = [
     "PluginError",
     "PolicyError",
     "Problem",
+    "ProcessError",
+    "SchemaError",
     "TemplateError",
     "TransientDeliveryError",
 ]
@@ -104,6 +108,14 @@ class DuplicateNameError(PluginError):
 
 class TemplateError(DunningError):
     """A template is missing or failed to render (e.g. an undefined field)."""
+
+
+class ProcessError(DunningError):
+    """A worker or scheduler cannot start (store, broker, settings) or its processes keep dying."""
+
+
+class SchemaError(ProcessError):
+    """The store's schema is absent or older than this version: ``dunning db upgrade`` fixes it."""
 
 
 class DeliveryError(DunningError):

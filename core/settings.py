@@ -12,8 +12,10 @@ import os
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from dunning.core.errors import ConfigError
 
 __all__ = ["Settings", "load_settings"]
 
@@ -50,7 +52,8 @@ class Settings(BaseSettings):
     tick_batch: int = 2000
     lease_seconds: float = 60.0
     sweep_seconds: float = 15.0
-    ambiguous_after_seconds: float = 3600.0
+    ambiguous_after_seconds: float = 120.0
+    outage_log_seconds: float = 60.0
     worker_threads: int = 4
     max_retries: int = 5
     min_backoff_ms: int = 1000
@@ -113,8 +116,21 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment (and ``DUNNING_SETTINGS_FILE``), then overrides."""
+    """Read settings from the environment (and ``DUNNING_SETTINGS_FILE``), then overrides.
+
+    A value that cannot be used is a :class:`ConfigError` naming its variable,
+    so that a process refusing to start says why in one line.
+    """
     env_file = os.environ.get("DUNNING_SETTINGS_FILE")
-    if env_file:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
-    return Settings(**overrides)
+    try:
+        if env_file:
+            return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_problem(error) for error in exc.errors())) from exc
+
+
+def _problem(error: Any) -> str:
+    """One invalid setting as ``DUNNING_NAME: what is wrong`` (never its value: it may be a secret)."""
+    name = "DUNNING_" + "_".join(str(part) for part in error["loc"][:1]).upper()
+    return f"{name}: {error['msg']}"

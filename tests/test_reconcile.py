@@ -363,3 +363,32 @@ def test_a_status_callback_settling_a_text_in_doubt_lets_the_waiting_call_go_at_
     w.step()
     assert [(i.channel, i.state) for i in w.intents()] == [("sms", "delivered"), ("voice", "sent")]
     assert fake_twilio.count_for(sms.intent_id) == 1
+
+
+def test_with_default_settings_a_text_left_in_doubt_is_settled_with_twilio_within_minutes(
+    tmp_path, database_url, fake_twilio, clock
+):
+    # Given a deployment on default settings whose text timed out at Twilio (which took it)
+    fake_twilio.slow(3.0)
+    w = start_world(
+        tmp_path,
+        database_url,
+        POLICY,
+        [make_case(push_token=None)],
+        clock,
+        **fake_twilio.settings(twilio_timeout=0.5),
+    )
+    try:
+        w.step()
+        [sms] = w.intents()
+        assert sms.state == "unknown"
+        # When a minute passes, Then it still waits for Twilio's status callback
+        w.step(timedelta(minutes=1))
+        assert [i.state for i in w.intents()] == ["unknown"]
+        # When three minutes have passed with no callback, Then Twilio has been asked, and it is sent
+        w.step(timedelta(minutes=2))
+        [sms] = w.intents()
+        assert (sms.state, sms.reason) == ("sent", "reconciled")
+        assert fake_twilio.count_for(sms.intent_id) == 1
+    finally:
+        w.close()

@@ -17,6 +17,7 @@ from dunning.core.api import routes
 from dunning.core.api.admission import Admission, store_unavailable
 from dunning.core.api.metrics import Metrics
 from dunning.core.intake.service import Intake
+from dunning.core.runtime.outage import is_unavailable
 from dunning.core.runtime.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -77,13 +78,32 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
         responses={503: {"description": "The store or the broker is down"}},
     )
     def healthz() -> JSONResponse:
-        store_ok = rt.store.ping()
+        store_ok = _store_reachable(rt)
         broker_ok = True if broker_ping is None else bool(broker_ping())
         body = {"store": "ok" if store_ok else "down", "broker": "ok" if broker_ok else "down"}
         return JSONResponse(body, status_code=200 if store_ok and broker_ok else 503)
 
     @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     def metrics() -> Response:
-        return Response(generate_latest(app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        try:
+            exposition = generate_latest(app.state.metrics.registry)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            rt.outages.failed("metrics", exc)  # scraped every few seconds: one line per outage
+            return Response("the store is unreachable\n", status_code=503, media_type="text/plain")
+        rt.outages.ok("metrics")
+        return Response(exposition, media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _store_reachable(rt: Runtime) -> bool:
+    """Whether the store answers; an outage is logged once, however often the check is polled."""
+    try:
+        rt.store.probe()
+    except Exception as exc:
+        rt.outages.failed("store health check", exc)
+        return False
+    rt.outages.ok("store health check")
+    return True

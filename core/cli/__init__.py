@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import click
 
 from dunning.core.cli.app import App
 from dunning.core.errors import DunningError
+from dunning.core.runtime.logs import configure_logging, verbosity
 
 __all__ = ["main"]
 
@@ -19,9 +19,9 @@ __all__ = ["main"]
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """Reminders for overdue repayments: SMS, push and voice, stopped by payment."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx.obj = App()
+    level = verbosity(verbose)
+    configure_logging(level)
+    ctx.obj = App(log_level=level)
 
 
 def _register_commands() -> None:

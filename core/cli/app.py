@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -32,10 +33,12 @@ def parse_moment(value: str | None) -> datetime | None:
 class App:
     """Lazily built settings, registry, templates and store for the CLI."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, log_level: int = logging.WARNING) -> None:
         self._store: Store | None = None
         self._runtime: Runtime | None = None
         self.fixed_now: datetime | None = None
+        #: The level ``-v`` chose; processes this command spawns log at it too.
+        self.log_level = log_level
 
     @cached_property
     def settings(self) -> Settings:

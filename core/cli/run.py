@@ -10,9 +10,10 @@ from dunning.core.cli.app import App, parse_moment
 from dunning.core.runtime import build_runtime, sweep, tick
 from dunning.core.runtime.dispatch import make_broker
 from dunning.core.runtime.embedded import Embedded
-from dunning.core.runtime.processes import stop_on_signals
 from dunning.core.runtime.runtime import system_clock
+from dunning.core.runtime.signals import stop_on_signals
 from dunning.core.runtime.worker import attach_broker
+from dunning.core.store import open_store
 
 POLICY_OPTION = click.option(
     "--policy",
@@ -100,6 +101,10 @@ def db() -> None:
 @db.command()
 @click.pass_obj
 def upgrade(app: App) -> None:
-    """Create or upgrade the store's schema to the latest migration."""
-    store = app.store()  # opening migrates
-    click.echo(f"schema up to date ({store.dialect})")
+    """Create or upgrade the store's schema to the latest migration (safe to run from many hosts at once)."""
+    store = open_store(app.settings.database_url, migrate=False)
+    try:
+        done = store.migrate()
+    finally:
+        store.dispose()
+    click.echo(f"{done} ({store.dialect})")

@@ -32,9 +32,12 @@ def serve(app: App, host: str, port: int, policy_path: str | None, with_runner: 
 
         def broker_ping() -> bool:
             try:
-                return bool(client.ping())
-            except redis.RedisError:
+                client.ping()
+            except redis.RedisError as exc:
+                rt.outages.failed("broker health check", exc)
                 return False
+            rt.outages.ok("broker health check")
+            return True
 
     if with_runner:
         from dunning.core.runtime.embedded import Embedded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dunning.core.cli.app import App
 from dunning.core.runtime.processes import run_scheduler, run_workers
 
 
@@ -19,14 +20,21 @@ from dunning.core.runtime.processes import run_scheduler, run_workers
 @click.option(
     "--metrics-port", type=click.IntRange(1, 65535), help="Serve Dramatiq's Prometheus metrics here."
 )
-def worker(processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None) -> None:
-    """Deliver reminders from the broker (DUNNING_BROKER_URL); SIGTERM finishes in-flight sends first."""
-    run_workers(processes, list(queues) or None, threads, metrics_port)
+@click.pass_obj
+def worker(app: App, processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None) -> None:
+    """Deliver reminders from the broker (DUNNING_BROKER_URL); SIGTERM finishes in-flight sends first.
+
+    A worker process that dies is replaced; when they keep dying, or cannot
+    start, the worker stops and exits non-zero with the reason.
+    """
+    run_workers(processes, list(queues) or None, threads, metrics_port, log_level=app.log_level)
 
 
 @click.command()
 def scheduler() -> None:
     """Plan reminders and hand them to the broker, every DUNNING_TICK_SECONDS, until stopped.
+
+    It does not migrate the store: run `dunning db upgrade` first.
 
     Several may run at once: DUNNING_SCHEDULER_PARTITIONS and DUNNING_SCHEDULER_PARTITION
     split the portfolio between them by a hash of the debtor id (a person stays with one).

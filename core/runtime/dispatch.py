@@ -19,7 +19,7 @@ from dramatiq.brokers.stub import StubBroker
 from dunning.core.channel import ChannelSpec
 from dunning.core.settings import Settings
 
-__all__ = ["Dispatcher", "Handover", "actor_name", "make_broker"]
+__all__ = ["Dispatcher", "Handover", "actor_name", "make_broker", "ping_broker"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ def make_broker(url: str | None) -> dramatiq.Broker:
     raise ConfigError(
         f"DUNNING_BROKER_URL: unsupported broker {url.split(':', 1)[0]!r} (redis:// or amqp://)"
     )
+
+
+def ping_broker(broker: dramatiq.Broker) -> None:
+    """Raise now if the broker cannot be reached, rather than retry quietly in a consumer thread."""
+    client = getattr(broker, "client", None)  # Redis
+    if client is not None:
+        client.ping()
+        return
+    if hasattr(type(broker), "connection"):
+        getattr(broker, "connection")  # noqa: B009 - RabbitMQ connects when its connection is first read
 
 
 def actor_name(channel: str) -> str:

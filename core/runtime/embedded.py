@@ -17,7 +17,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from dunning.core.runtime.dispatch import Dispatcher
 from dunning.core.runtime.runtime import Runtime
-from dunning.core.runtime.scheduler import SweepReport, TickReport, sweep, tick
+from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round, sweep, tick
 from dunning.core.runtime.worker import attach_broker
 
 __all__ = ["Embedded"]
@@ -59,13 +59,9 @@ class Embedded:
         """Tick every ``tick_seconds`` until :meth:`stop` is called (Ctrl-C in the CLI)."""
         interval = self.rt.settings.tick_seconds
         while not self._stop.is_set():
-            try:
-                sweep(self.rt)
-                report = tick(self.rt)
-                if report.cases:
-                    log.info("tick: %s", report)
-            except Exception:
-                log.exception("tick failed; trying again in %.0f s", interval)
+            _swept, report = run_round(self.rt)
+            if report is not None and report.cases:
+                log.info("tick: %s", report)
             self._stop.wait(interval)
 
     def stop(self) -> None:

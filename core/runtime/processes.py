@@ -3,34 +3,43 @@
 A worker process builds its own runtime and broker, declares the delivery
 actors of the queues it serves, and runs Dramatiq's worker until told to
 stop; on SIGTERM it stops taking messages, lets in-flight deliveries finish
-and returns what it had prefetched to the broker. A scheduler ticks and
-sweeps in a loop; several may run at once, each on its own partition of
-the portfolio, and a double plan is harmless anyway (deterministic intent ids).
+and returns what it had prefetched to the broker. ``dunning worker`` runs
+several under a :class:`~dunning.core.runtime.supervisor.Supervisor`. A
+scheduler ticks and sweeps in a loop; several may run at once, each on its
+own partition of the portfolio, and a double plan is harmless anyway
+(deterministic intent ids). Neither migrates the store: both check its
+schema and refuse to start, naming ``dunning db upgrade``, when it is behind.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
-import signal
+import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from multiprocessing.connection import Connection
 
 import dramatiq
 
-from dunning.core.errors import ConfigError
-from dunning.core.runtime.dispatch import make_broker
-from dunning.core.runtime.runtime import build_runtime
-from dunning.core.runtime.scheduler import sweep, tick
+from dunning.core.errors import ConfigError, ProcessError
+from dunning.core.runtime.dispatch import make_broker, ping_broker
+from dunning.core.runtime.logs import configure_logging
+from dunning.core.runtime.runtime import Runtime, build_runtime
+from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round
+from dunning.core.runtime.signals import stop_on_signals
+from dunning.core.runtime.startup import starting
+from dunning.core.runtime.supervisor import FAILED, READY, Supervisor
 from dunning.core.runtime.worker import attach_broker
 from dunning.core.settings import Settings, load_settings
 
 __all__ = ["run_scheduler", "run_worker_process", "run_workers", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
+
+#: The exit code of a worker process that could not start (its parent says why).
+STARTUP_FAILED = 3
 
 
 def _require_broker(settings: Settings) -> str:
@@ -42,62 +51,46 @@ def _require_broker(settings: Settings) -> str:
     return settings.broker_url
 
 
-def stop_on_signals(stop: threading.Event) -> None:
-    """Have SIGTERM and SIGINT set ``stop``, safely however they arrive.
-
-    Not by setting it in the handler: a handler runs in the main thread between
-    two bytecodes — possibly while that thread holds ``stop``'s lock, waking from
-    ``stop.wait()`` — and would then wait for that lock forever. A worker process
-    is signalled by its parent and by its process group at nearly the same
-    moment, which is when that happens. The handler only writes a byte to a
-    pipe; a thread of its own reads it and sets ``stop``.
-    """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(write_fd, False)
-
-    def relay() -> None:
-        os.read(read_fd, 1)
-        stop.set()
-
-    threading.Thread(target=relay, name="dunning-signals", daemon=True).start()
-
-    def handler(_signum: int, _frame: Any) -> None:
-        with contextlib.suppress(BlockingIOError):  # a byte is already waiting: enough
-            os.write(write_fd, b"\0")
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, handler)
+def _connect(settings: Settings) -> tuple[dramatiq.Broker, Runtime]:
+    """The broker and the runtime of a worker or scheduler, both checked reachable and current."""
+    broker = make_broker(_require_broker(settings))
+    rt: Runtime | None = None
+    try:
+        ping_broker(broker)
+        rt = build_runtime(settings, migrate=False)
+        rt.store.check_schema()
+    except BaseException:
+        broker.close()
+        if rt is not None:
+            rt.close()
+        raise
+    return broker, rt
 
 
 def run_worker_process(
-    queues: Sequence[str] | None, threads: int, metrics: bool = False, log_level: int = logging.WARNING
+    queues: Sequence[str] | None,
+    threads: int,
+    metrics: bool = False,
+    log_level: int = logging.WARNING,
+    reports: Connection | None = None,
 ) -> None:
-    """One worker process: deliver from ``queues`` (all channels' when None) until SIGTERM/SIGINT."""
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
-    )
-    settings = load_settings()
-    broker = make_broker(_require_broker(settings))
-    if metrics:
-        from dramatiq.middleware.prometheus import Prometheus
+    """One worker process: deliver from ``queues`` (all channels' when None) until SIGTERM/SIGINT.
 
-        broker.add_middleware(Prometheus())
-    rt = build_runtime(settings)
-    served = [
-        name
-        for name in rt.channels
-        if queues is None or rt.registry.channels[name].spec().queue_name in queues
-    ]
-    if not served:
-        raise ConfigError(f"no configured channel uses the queue(s) {', '.join(queues or [])}")
-    dispatcher = attach_broker(rt, broker, channels=served)
-    broker.emit_after("process_boot")
-    worker = dramatiq.Worker(
-        broker, queues=set(dispatcher.queues_of(served)), worker_threads=threads, worker_timeout=200
-    )
+    ``reports`` (from the supervising parent) hears "ready", or why it could not start.
+    """
+    configure_logging(log_level)
     stop = threading.Event()
-    stop_on_signals(stop)
-    worker.start()
+    stop_on_signals(stop)  # before starting: a SIGTERM meanwhile stops it as soon as it is up
+    try:
+        with starting(f"worker process {multiprocessing.current_process().name}"):
+            worker, broker, rt, served = _start_worker(queues, threads, metrics)
+    except ProcessError as exc:
+        if reports is None:
+            raise
+        reports.send((FAILED, str(exc)))
+        sys.exit(STARTUP_FAILED)
+    if reports is not None:
+        reports.send((READY, None))
     log.info("worker %s serving %s with %d thread(s)", os.getpid(), ", ".join(served), threads)
     stop.wait()
     log.info("worker %s stopping: finishing in-flight deliveries", os.getpid())
@@ -106,62 +99,80 @@ def run_worker_process(
     rt.close()
 
 
+def _start_worker(
+    queues: Sequence[str] | None, threads: int, metrics: bool
+) -> tuple[dramatiq.Worker, dramatiq.Broker, Runtime, list[str]]:
+    broker, rt = _connect(load_settings())
+    if metrics:
+        from dramatiq.middleware.prometheus import Prometheus
+
+        broker.add_middleware(Prometheus())
+    served = [
+        name
+        for name in rt.channels
+        if queues is None or rt.registry.channels[name].spec().queue_name in queues
+    ]
+    if not served:
+        broker.close()
+        rt.close()
+        raise ConfigError(f"no configured channel uses the queue(s) {', '.join(queues or [])}")
+    dispatcher = attach_broker(rt, broker, channels=served)
+    broker.emit_after("process_boot")
+    worker = dramatiq.Worker(
+        broker, queues=set(dispatcher.queues_of(served)), worker_threads=threads, worker_timeout=200
+    )
+    worker.start()
+    return worker, broker, rt, served
+
+
 def run_workers(
-    processes: int, queues: Sequence[str] | None, threads: int, metrics_port: int | None = None
+    processes: int,
+    queues: Sequence[str] | None,
+    threads: int,
+    metrics_port: int | None = None,
+    log_level: int = logging.WARNING,
 ) -> None:
-    """Start ``processes`` worker processes and wait; SIGTERM/SIGINT stops them all gracefully."""
-    _require_broker(load_settings())
-    context = multiprocessing.get_context("spawn")
+    """Run ``processes`` worker processes, replacing those that die; SIGTERM/SIGINT stops them all.
+
+    Raises :class:`ProcessError` when they cannot start or keep dying.
+    """
+    with starting("worker"):
+        make_broker(_require_broker(load_settings())).close()  # a bad setting fails once, here
     exposition = None
     if metrics_port is not None:
         os.environ["dramatiq_prom_port"] = str(metrics_port)  # noqa: SIM112 - the name Dramatiq reads
         from dramatiq.middleware.prometheus import _run_exposition_server
 
+        context = multiprocessing.get_context("spawn")
         exposition = context.Process(target=_run_exposition_server, name="dunning-metrics", daemon=True)
         exposition.start()
-    children = [
-        context.Process(
-            target=run_worker_process,
-            args=(list(queues) if queues else None, threads, metrics_port is not None),
-            name=f"dunning-worker-{i}",
-        )
-        for i in range(processes)
-    ]
-    for child in children:
-        child.start()
+    args = (list(queues) if queues else None, threads, metrics_port is not None, log_level)
+    try:
+        Supervisor(run_worker_process, args, processes).run()
+    finally:
+        if exposition is not None:
+            exposition.terminate()
 
-    def forward(signum: int, _frame: Any) -> None:
-        for child in children:
-            if child.pid is not None and child.is_alive():
-                os.kill(child.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    for child in children:
-        child.join()
-    if exposition is not None:
-        exposition.terminate()
+def _eventful(report: TickReport, swept: SweepReport) -> bool:
+    return bool(report.cases or swept.handed_over or swept.requeued or swept.ambiguous)
 
 
 def run_scheduler(stop: threading.Event | None = None) -> None:
     """Tick and sweep every ``tick_seconds`` until stopped, on this scheduler's partition."""
-    settings = load_settings()
-    broker = make_broker(_require_broker(settings))
-    rt = build_runtime(settings)
-    attach_broker(rt, broker)
     stop = stop or threading.Event()
     stop_on_signals(stop)
+    with starting("scheduler"):
+        settings = load_settings()
+        broker, rt = _connect(settings)
+        attach_broker(rt, broker)
     part = f"{settings.scheduler_partition + 1}/{max(1, settings.scheduler_partitions)}"
     log.info("scheduler %s ticking every %.1fs (partition %s)", os.getpid(), settings.tick_seconds, part)
     try:
         while not stop.is_set():
-            try:
-                swept = sweep(rt)
-                report = tick(rt)
-                if report.cases or swept.handed_over or swept.requeued or swept.ambiguous:
-                    log.info("tick: %s; sweep: %s", report, swept)
-            except Exception:
-                log.exception("tick failed; trying again in %.1fs", settings.tick_seconds)
+            swept, report = run_round(rt)
+            if report is not None and swept is not None and _eventful(report, swept):
+                log.info("tick: %s; sweep: %s", report, swept)
             stop.wait(settings.tick_seconds)
     finally:
         broker.close()

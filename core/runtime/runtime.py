@@ -22,6 +22,7 @@ from dunning.core.errors import ConfigError
 from dunning.core.plugins import Registry, hook_chooser, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
+from dunning.core.runtime.outage import Outages
 from dunning.core.runtime.ratelimit import Limiters, parse_limits
 from dunning.core.settings import Settings, load_settings
 from dunning.core.store import Store, open_store
@@ -55,6 +56,8 @@ class Runtime:
     echo: Callable[[str], None] | None = None
     #: Provider rate limits (DUNNING_RATE_LIMITS), shared across workers through Redis.
     limiters: Limiters | None = None
+    #: Store, broker and provider failures going on, logged once per run and interval.
+    outages: Outages = field(default_factory=Outages)
 
     def now(self) -> datetime:
         return self.clock()
@@ -155,4 +158,5 @@ def build_runtime(
         clock=clock,
         dry_run=is_dry,
         echo=echo,
+        outages=Outages(settings.outage_log_seconds),
     )

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from dunning.core.domain.engine import Decision, decide
 from dunning.core.domain.model import Case, Contact, ContactStatus, History, IntentState
@@ -25,9 +25,11 @@ from dunning.core.store.cases import DueCase
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import Fault, describe
 
-__all__ = ["SweepReport", "TickReport", "sweep", "tick"]
+__all__ = ["SweepReport", "TickReport", "run_round", "sweep", "tick"]
 
 log = logging.getLogger(__name__)
+
+Done = TypeVar("Done")
 
 
 @dataclass
@@ -283,12 +285,34 @@ def hand_over(rt: Runtime, items: Sequence[Handover], now: datetime) -> int:
         return 0
     try:
         done = rt.dispatcher.enqueue_many(items)
-    except Exception:
-        log.exception("the broker refused %d intent(s); the sweeper will hand them over again", len(items))
+    except Exception as exc:  # they stay planned: the sweeper hands them over again
+        rt.outages.failed("hand-over", exc)
         return 0
+    rt.outages.ok("hand-over")
     with rt.store.write() as conn:
         rt.store.mark_enqueued(conn, done, now)
     return len(done)
+
+
+def run_round(rt: Runtime) -> tuple[SweepReport | None, TickReport | None]:
+    """One sweep and one tick, as the scheduler loops do them; None for a step that failed.
+
+    A failure is logged through the runtime's outages: once when it starts,
+    a summary per interval while it goes on, and a line when it is over.
+    """
+    swept = _guarded(rt, "sweep", sweep)
+    report = _guarded(rt, "tick", tick)
+    return swept, report
+
+
+def _guarded(rt: Runtime, where: str, step: Callable[[Runtime], Done]) -> Done | None:
+    try:
+        done = step(rt)
+    except Exception as exc:
+        rt.outages.failed(where, exc)
+        return None
+    rt.outages.ok(where)
+    return done
 
 
 def sweep(rt: Runtime, now: datetime | None = None, *, requeue_after: timedelta | None = None) -> SweepReport:
@@ -346,10 +370,12 @@ def _reconcile(rt: Runtime, now: datetime, report: SweepReport) -> None:
         try:
             receipt = channel.reconcile(row.intent_id, row.address or "", since)
         except DeliveryError as exc:
-            log.warning("intent %s: cannot reconcile yet (%s)", row.intent_id, exc)
+            log.debug("intent %s: cannot reconcile yet (%s)", row.intent_id, exc)
+            rt.outages.failed("reconcile", exc)
             with rt.store.write() as conn:
                 rt.store.update_intent(conn, row.intent_id, now)
             continue
+        rt.outages.ok("reconcile")
         with rt.store.write() as conn:
             if receipt is not None:
                 rt.store.update_intent(

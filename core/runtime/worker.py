@@ -8,16 +8,31 @@ import dramatiq
 
 from dunning.core.runtime.delivery import Outcome, deliver
 from dunning.core.runtime.dispatch import Dispatcher
+from dunning.core.runtime.outage import is_unavailable
 from dunning.core.runtime.runtime import Runtime
 
 __all__ = ["attach_broker", "delivery_actor"]
 
 
 def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
-    """The body of a channel's delivery actor: deliver, or hand the intent over again later."""
+    """The body of a channel's delivery actor: deliver, or hand the intent over again later.
+
+    While the store cannot be reached the message is let go (and the failure
+    logged once per outage); the sweeper hands the intent over again.
+    """
 
     def dunning_deliver(intent_id: str, case_id: str | None = None) -> None:
-        result = deliver(rt, intent_id, case_id)
+        try:
+            result = deliver(rt, intent_id, case_id)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # The store is the source of truth: the intent is still there, and the sweeper
+            # hands it over again (or settles a send it leaves in doubt) once the store is back.
+            # Retrying through the broker would only fill the log with the same failure.
+            rt.outages.failed("delivery", exc)
+            return
+        rt.outages.ok("delivery")
         if result.outcome == Outcome.RETRY:
             raise dramatiq.Retry(
                 message=f"transient: {result.reason}", delay=int((result.retry_after or 1) * 1000)

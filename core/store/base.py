@@ -3,13 +3,13 @@
 SQLite (the embedded default, a file) and PostgreSQL (by URL) behave alike:
 ``write()`` is one write transaction (``BEGIN IMMEDIATE`` on SQLite, so two
 writers queue instead of failing half-way), ``read()`` a read transaction.
-The schema is created and upgraded by Alembic (:meth:`StoreBase.migrate`).
+The schema is created and upgraded by Alembic (:meth:`StoreBase.migrate`,
+one process at a time: see :mod:`dunning.core.store.upgrade`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
 from dunning.core.store.gate import CaseGate, FileGate, PostgresGate
+from dunning.core.store.upgrade import Upgrade, check_schema, upgrade
 
 __all__ = ["StoreBase", "normalise_url"]
-
-log = logging.getLogger(__name__)
 
 #: How long a SQLite writer waits for another before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 60
@@ -83,15 +82,13 @@ class StoreBase:
             return FileGate(Path(database + ".locks"))
         return FileGate(None)
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the latest migration."""
-        from alembic import command
+    def migrate(self) -> Upgrade:
+        """Create or upgrade the schema to the latest migration, one process at a time."""
+        return upgrade(self.engine)
 
-        from dunning.core.store.migrations import alembic_config
-
-        with self.engine.begin() as conn:
-            config = alembic_config(conn)
-            command.upgrade(config, "head")
+    def check_schema(self) -> None:
+        """Raise :class:`~dunning.core.errors.SchemaError` if the schema is absent or behind."""
+        check_schema(self.engine)
 
     def has_schema(self) -> bool:
         return "cases" in inspect(self.engine).get_table_names()
@@ -121,14 +118,10 @@ class StoreBase:
             conn.execution_options(dunning_write=True)
             yield conn
 
-    def ping(self) -> bool:
-        try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-        except Exception:
-            log.warning("store unreachable", exc_info=True)
-            return False
-        return True
+    def probe(self) -> None:
+        """Raise whatever the database raises if it cannot answer a trivial query."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
 
 
 def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
