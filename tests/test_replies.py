@@ -86,6 +86,8 @@ CASES: list[tuple[str, str, str | None, date | None]] = [
     ("已还，别再发了", "zh-CN", "opt_out", None),
     ("不是我的，别发了", "zh-CN", "opt_out", None),
     ("STOP. I already paid", "en", "opt_out", None),
+    ("I already paid\nSTOP", "en", "opt_out", None),  # a line of its own is a clause of its own
+    ("1，停止", "zh-CN", "opt_out", None),  # a full-width comma ends a clause even after a digit
     ("wrong number, stop texting", "en", "opt_out", None),
     ("don't call me, I'll pay Friday", "en", "opt_out", None),
     # -- not opt-outs: a letter t, or an ambiguous "cancel"
