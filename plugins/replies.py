@@ -10,7 +10,8 @@ opt_out > opt_in > wrong_number > dispute > paid > promise > info > help. Stoppi
 the legally binding part of "已还，别再发了" or "不是我的，别发了" (FCC 24-24:
 revocation by "any reasonable means"), and a payment is confirmed by the
 payment feed, not by a reply. A bare keyword (STOP, T, TD, 退订) is always an
-opt-out; in a sentence, an ambiguous word ("cancel my order") is not.
+opt-out; in a sentence, an ambiguous word ("cancel my order") is not. An
+opt-out carries the channel it names (:mod:`~dunning.plugins.reply_opt_out`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import date
 from dunning.core.domain.replies import Classification
 from dunning.core.hookspecs import hookimpl
 from dunning.plugins.reply_dates import day_first, find_dates
+from dunning.plugins.reply_opt_out import OPT_OUT_WORDS, bare, read_opt_out
 from dunning.plugins.reply_text import clauses, en, normalise, tokens
 
 __all__ = ["CLASSIFIER", "OPT_OUT_WORDS", "PRECEDENCE", "classify", "dunning_classify_reply"]
@@ -35,46 +37,6 @@ def _any(*patterns: re.Pattern[str] | str) -> tuple[re.Pattern[str], ...]:
     """Chinese patterns as plain regexes (no word boundaries in Chinese), English ones already built."""
     return tuple(p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns)
 
-
-# ---------------------------------------------------------------- opt-out
-
-#: A reply made only of one of these (plus fillers) is an opt-out, always: FCC 24-24 and "回T退订".
-OPT_OUT_WORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "unsub", "end", "quit", "cancel", "revoke", "optout", "t", "td"}
-    | {"回t", "回td", "回复t", "回复td", "退订", "退订短信", "取消", "取消订阅", "停止", "拒收"}
-)
-#: Inside a longer reply ("STOP. I paid"), a clause of one keyword counts too, but not a lone
-#: letter: "A.T.M." is not an opt-out.
-_CLAUSE_OPT_OUT_WORDS = frozenset(w for w in OPT_OUT_WORDS if len(w) > 2 or not w.isascii())
-#: Words that do not change a bare keyword: "stop please", "STOP ALL TEXTS", "T 谢谢".
-FILLERS = frozenset(
-    {"please", "pls", "plz", "now", "thanks", "thank", "you", "thx", "ty", "it", "just", "ok", "okay"}
-    | {"all", "me", "asap", "sms", "text", "texts", "txt", "msg", "msgs", "message", "messages"}
-    | {"reminder", "reminders", "谢谢", "请", "麻烦", "好的", "吧", "了", "啊", "呢"}
-)
-#: The ways of reaching someone a debtor can ask us to stop.
-_CONTACT = r"text\w*|txts?|messag\w*|msgs?|sms|call\w*|contact\w*|email\w*|bother\w*|harass\w*|spam\w*"
-#: Opt-outs said in a sentence: "please stop texting me", "别再发了", "请勿打扰".
-_OPT_OUT = _any(
-    en(rf"stop\s+(?:(?:all|the|these|those|your|ur|with|sending|receiving|getting|me)\s+)*(?:{_CONTACT}"
-       r"|sending|reminders?|notifications?|this)"),
-    en(r"(?:please|pls|plz|just|to|you|must|should|gotta)\s+stop(?:\s+(?:it|now|this|please))?$"),
-    en(r"(?:don'?t|do\s+not|dont|never)\s+(?:ever\s+)?(?:text|txt|message|msg|sms|call|contact|email|bother"
-       r"|harass)(?:\s+me|\s+us|\s+this\s+(?:number|phone)|\s+again|\s+anymore|$)"),
-    en(rf"quit\s+(?:{_CONTACT})|no\s+more\s+(?:{_CONTACT}|reminders?)|leave\s+me\s+alone"),
-    en(r"remove\s+(?:me|my\s+(?:number|phone|contact|details))|delete\s+my\s+(?:number|phone|contact|details)"
-       r"|take\s+(?:me|my\s+number)\s+off"),
-    en(r"unsubscrib\w*|opt(?:ing)?[\s-]*(?:me\s+)?out|revok\w*|cease\s+(?:and\s+desist|(?:all\s+)?contact"
-       r"|(?:all\s+)?communication\w*)"),
-    en(r"cancel\s+(?:(?:the|these|all|my|your)\s+)*(?:texts?|messages?|sms|reminders?|notifications?"
-       r"|subscription|alerts?|calls)"),
-    r"退订|拒收|取消订阅|屏蔽|拉黑|(?:不想|不愿|拒绝)再?(?:收到|接到|接收)",
-    # "别再发了", "不要再发", "请勿打扰", "不用联系我了"; "特别发愁" and "告别" are not requests
-    r"(?<![特区分个告级类识性差辨鉴派离送道惜话暂判永辞诀])(?:别|不要|勿|莫|不准|不许|不用|不必|无需|停止|不再)"
-    r"再?(?:给我|向我|跟我|对我|往我)?(?:发(?![火愁工财现生展票烧言])|打(?:电话|了|来|给|扰|过来|我)"
-    r"|联系|骚扰|烦|短信|推送|通知|来(?:电|短信|信息|消息))",
-    r"删除?(?:我的?)?(?:号码|手机号|电话|信息)|把我的?(?:号码|手机号|电话)删",
-)  # fmt: skip
 
 # ---------------------------------------------------------------- wrong number, dispute
 
@@ -186,18 +148,6 @@ _HELP = (
 )  # fmt: skip
 
 
-def _bare(text: str, words: frozenset[str]) -> bool:
-    """Whether ``text`` is one of ``words`` once punctuation and fillers are gone ("Stop!", "OPT OUT")."""
-    meant = [t for t in tokens(text) if t not in FILLERS]
-    return bool(meant) and ("".join(meant) in words or all(t in words for t in meant))
-
-
-def _opt_out(text: str, parts: list[str]) -> bool:
-    if _bare(text, OPT_OUT_WORDS):
-        return True
-    return any(_bare(p, _CLAUSE_OPT_OUT_WORDS) or any(r.search(p) for r in _OPT_OUT) for p in parts)
-
-
 def _paid(parts: list[str], today: date, dayfirst: bool) -> bool:
     for part in parts:
         for pattern in _PAID:
@@ -252,9 +202,10 @@ def classify(text: str, locale: str, today: date) -> Classification | None:
     if not norm:
         return None
     parts, dayfirst = clauses(norm), day_first(locale)
-    if _opt_out(norm, parts):
-        return Classification("opt_out", None, CLASSIFIER)
-    if _bare(norm, OPT_IN_WORDS):
+    opt_out = read_opt_out(norm, parts)
+    if opt_out is not None:
+        return Classification("opt_out", None, CLASSIFIER, opt_out.channel)
+    if bare(norm, OPT_IN_WORDS):
         return Classification("opt_in", None, CLASSIFIER)
     for kind, table in (("wrong_number", _WRONG_NUMBER), ("dispute", _DISPUTE)):
         if any(r.search(p) for p in parts for r in table):
@@ -264,9 +215,9 @@ def classify(text: str, locale: str, today: date) -> Classification | None:
     promise = _promise(parts, today, dayfirst)
     if promise is not None:
         return promise
-    if _bare(norm, INFO_WORDS):
+    if bare(norm, INFO_WORDS):
         return Classification("info", None, CLASSIFIER)
-    if _bare(norm, HELP_WORDS) or any(r.search(p) for p in parts for r in _HELP):
+    if bare(norm, HELP_WORDS) or any(r.search(p) for p in parts for r in _HELP):
         return Classification("help", None, CLASSIFIER)
     return None
 
