@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from dunning.core.domain.replies import EVERY_CHANNEL
-from dunning.plugins.reply_text import en, tokens
+from dunning.plugins.reply_text import any_of, en, tokens
 
 __all__ = ["CLAUSE_OPT_OUT_WORDS", "FILLERS", "OPT_OUT_WORDS", "OptOut", "bare", "read_opt_out"]
 
@@ -51,33 +51,30 @@ _STOP_OBJECT = (
     r"|automated|daily|constant|annoying|collection|reminder|debt"
 )
 #: Opt-outs said in a sentence: "please stop texting me", "别再发了", "请勿打扰".
-_OPT_OUT = tuple(
-    p if isinstance(p, re.Pattern) else re.compile(p)
-    for p in (
-        en(rf"stop\s+(?:(?:{_STOP_OBJECT})\s+)*(?:{_CONTACT}|sending|reminders?|this|it\s+all)"),
-        en(r"(?:please|pls|plz|just|to|you|must|should|gotta|need\s+to|needs\s+to)\s+stop(?:\s+(?:it|now|this|please))?$"),
-        en(rf"(?:don'?t|do\s+not|dont|never)\s+(?:ever\s+|keep\s+|continue\s+(?:to\s+)?)?(?:{_CONTACT_VERB})\w*"
-           rf"(?:\s+(?:me|us))?(?:\s*(?:,|/|&|or|and|nor|and/or)\s*(?:{_CONTACT_VERB})\w*)*"
-           r"(?:\s+me|\s+us|\s+(?:this|my|our)\s+[a-z]+|\s+again|\s+anymore|\s+any\s+more|(?<!bother)$)"),
-        en(rf"quit\s+(?:{_CONTACT})|no\s+more\s+(?:[a-z-]+\s+)?(?:{_CONTACT}|reminders?)|leave\s+me\s+alone"),
-        en(rf"(?:don'?t|do\s+not|dont|never)\s+want\s+(?:any\s+)?(?:more\s+)?(?:of\s+)?(?:your\s+|these\s+|the\s+)?"
-           rf"(?:[a-z-]+\s+)?(?:{_CONTACT})|(?:don'?t|do\s+not|dont)\s+want\s+to\s+be\s+(?:contacted|called"
-           r"|texted|messaged|bothered|harassed|emailed)"),
-        en(r"remove\s+(?:me|my\s+(?:number|phone|contact|details))|delete\s+my\s+(?:number|phone|contact|details)"
-           r"|take\s+(?:me|my\s+number)\s+off|do[\s-]*not[\s-]*call\s+list|dnc(?:\s+list)?"),
-        en(r"unsubscrib\w*|opt(?:ing)?[\s-]*(?:me\s+)?out|revok\w*|cease\s+(?:and\s+desist|(?:all\s+)?contact"
-           r"|(?:all\s+)?communication\w*)"),
-        en(r"cancel\s+(?:(?:the|these|all|my|your)\s+)*(?:texts?|messages?|sms|reminders?|notifications?"
-           r"|subscription|alerts?|calls)|turn\s+off\s+(?:(?:the|these|your|all|app|push)\s+)*(?:notifications?"
-           r"|alerts?|push|reminders?|calls|texts|messages)"),
-        r"退订|拒收|取消订阅|屏蔽|拉黑|(?:不想|不愿|拒绝)再?(?:收到|接到|接收|接(?![受手]))",
-        # "别再发了", "不要再发", "请勿打扰", "不用联系我了"; "特别发愁" and "告别" are not requests
-        r"(?<![特区分个告级类识性差辨鉴派离送道惜暂判永辞诀])(?<!(?<!电)话)(?:别|不要|勿|莫|不准|不许|不用|不必|无需|停止|不再)"
-        r"(?:再|老是?|总是?|一直|天天|每天)?(?:给我|向我|跟我|对我|往我)?(?:发(?![火愁工财现生展票烧言])"
-        r"|打(?:这个|此|我的?)?(?:电话|号码?)|打(?:了|来|给|扰|过来|我)|拨打|呼叫|联系|骚扰|烦|短信|推送|通知|来(?:电|短信|信息|消息))",
-        r"(?:关闭|关掉|关了|取消|停掉|停止)(?:app|应用)?的?(?:消息)?(?:推送|通知|提醒)",
-        r"删除?(?:我的?)?(?:号码|手机号|电话|信息)|把我的?(?:号码|手机号|电话)删",
-    )
+_OPT_OUT = any_of(
+    en(rf"stop\s+(?:(?:{_STOP_OBJECT})\s+)*(?:{_CONTACT}|sending|reminders?|this|it\s+all)"),
+    en(r"(?:please|pls|plz|just|to|you|must|should|gotta|needs?\s+to)\s+stop(?:\s+(?:it|now|this|please))?$"),
+    en(rf"(?:don'?t|do\s+not|dont|never)\s+(?:ever\s+|keep\s+|continue\s+(?:to\s+)?)?(?:{_CONTACT_VERB})\w*"
+       rf"(?:\s+(?:me|us))?(?:\s*(?:,|/|&|or|and|nor|and/or)\s*(?:{_CONTACT_VERB})\w*)*"
+       r"(?:\s+me|\s+us|\s+(?:this|my|our)\s+[a-z]+|\s+again|\s+anymore|\s+any\s+more|(?<!bother)$)"),
+    en(rf"quit\s+(?:{_CONTACT})|no\s+more\s+(?:[a-z-]+\s+)?(?:{_CONTACT}|reminders?)|leave\s+me\s+alone"),
+    en(rf"(?:don'?t|do\s+not|dont|never)\s+want\s+(?:any\s+)?(?:more\s+)?(?:of\s+)?(?:your\s+|these\s+|the\s+)?"
+       rf"(?:[a-z-]+\s+)?(?:{_CONTACT})|(?:don'?t|do\s+not|dont)\s+want\s+to\s+be\s+(?:contacted|called"
+       r"|texted|messaged|bothered|harassed|emailed)"),
+    en(r"remove\s+(?:me|my\s+(?:number|phone|contact|details))|delete\s+my\s+(?:number|phone|contact|details)"
+       r"|take\s+(?:me|my\s+number)\s+off|do[\s-]*not[\s-]*call\s+list|dnc(?:\s+list)?"),
+    en(r"unsubscrib\w*|opt(?:ing)?[\s-]*(?:me\s+)?out|revok\w*|cease\s+(?:and\s+desist|(?:all\s+)?contact"
+       r"|(?:all\s+)?communication\w*)"),
+    en(r"cancel\s+(?:(?:the|these|all|my|your)\s+)*(?:texts?|messages?|sms|reminders?|notifications?"
+       r"|subscription|alerts?|calls)|turn\s+off\s+(?:(?:the|these|your|all|app|push)\s+)*(?:notifications?"
+       r"|alerts?|push|reminders?|calls|texts|messages)"),
+    r"退订|拒收|取消订阅|屏蔽|拉黑|(?:不想|不愿|拒绝)再?(?:收到|接到|接收|接(?![受手]))",
+    # "别再发了", "不要再发", "请勿打扰", "不用联系我了"; "特别发愁" and "告别" are not requests
+    r"(?<![特区分个告级类识性差辨鉴派离送道惜暂判永辞诀])(?<!(?<!电)话)(?:别|不要|勿|莫|不准|不许|不用|不必|无需|停止|不再)"
+    r"(?:再|老是?|总是?|一直|天天|每天)?(?:给我|向我|跟我|对我|往我)?(?:发(?![火愁工财现生展票烧言])"
+    r"|打(?:这个|此|我的?)?(?:电话|号码?)|打(?:了|来|给|扰|过来|我)|拨打|呼叫|联系|骚扰|烦|短信|推送|通知|来(?:电|短信|信息|消息))",
+    r"(?:关闭|关掉|关了|取消|停掉|停止)(?:app|应用)?的?(?:消息)?(?:推送|通知|提醒)",
+    r"删除?(?:我的?)?(?:号码|手机号|电话|信息)|把我的?(?:号码|手机号|电话)删",
 )  # fmt: skip
 
 #: The words that name a channel. Tried in this order at each place, so "app messages" is push

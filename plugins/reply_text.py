@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clauses", "en", "normalise", "squash", "tokens"]
+__all__ = ["any_of", "clauses", "en", "normalise", "squash", "tokens"]
 
 #: Quotes that NFKC leaves alone but people type for an apostrophe ("don’t").
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
@@ -65,3 +65,9 @@ def en(pattern: str) -> re.Pattern[str]:
     ``\\bpaid`` would miss "我paid了".
     """
     return re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])")
+
+
+def any_of(*patterns: re.Pattern[str] | str) -> tuple[re.Pattern[str], ...]:
+    """A table of patterns: Chinese ones as plain regexes (no word boundaries in Chinese), English ones
+    already built with :func:`en`."""
+    return tuple(p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns)

@@ -88,8 +88,10 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("已还，别再发了", "zh-CN", "opt_out", None, None),
     ("不是我的，别发了", "zh-CN", "opt_out", None, None),
     ("STOP. I already paid", "en", "opt_out", None, None),
-    ("I already paid\nSTOP", "en", "opt_out", None, None),  # a line of its own is a clause of its own
-    ("1，停止", "zh-CN", "opt_out", None, None),  # a full-width comma ends a clause even after a digit
+    # a line of its own is a clause of its own
+    ("I already paid\nSTOP", "en", "opt_out", None, None),
+    # a full-width comma ends a clause even after a digit
+    ("1，停止", "zh-CN", "opt_out", None, None),
     ("wrong number, stop texting", "en", "opt_out", "sms", None),
     ("don't call me, I'll pay Friday", "en", "opt_out", "voice", None),
     # -- opt-out: the channel it names (voice)
@@ -169,6 +171,11 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("退订，别打电话了", "zh-CN", "opt_out", "all", None),
     # -- (a channel dunning may not have)
     ("stop emailing me", "en", "opt_out", "email", None),
+    # -- (a lawyer, a bankruptcy or a death beside any opt-out: nobody may be contacted at all)
+    ("I have a lawyer, stop texting me", "en", "opt_out", "all", None),
+    ("I filed chapter 7. STOP", "en", "opt_out", "all", None),
+    ("机主已去世，别再发短信了", "zh-CN", "opt_out", "all", None),
+    ("我请了律师，别再打电话了", "zh-CN", "opt_out", "all", None),
     # -- not opt-outs: a letter t, or an ambiguous "cancel"
     ("That's fine", "en", None, None, None),
     ("I paid at the A.T.M.", "en", "paid", None, None),
@@ -204,6 +211,141 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("I dispute this", "en", "dispute", None, None),
     ("this is fraud", "en", "dispute", None, None),
     ("不是我的，我已经还了", "zh-CN", "dispute", None, None),
+    # -- deceased
+    ("he passed away", "en", "deceased", None, None),
+    ("She died last month", "en", "deceased", None, None),
+    ("my father is deceased", "en", "deceased", None, None),
+    ("My husband passed away in October", "en", "deceased", None, None),
+    ("The account holder died", "en", "deceased", None, None),
+    ("He's dead", "en", "deceased", None, None),
+    ("sorry, my mom passed", "en", "deceased", None, None),
+    ("I'm handling my late father's estate", "en", "deceased", None, None),
+    ("she is no longer with us", "en", "deceased", None, None),
+    ("I can send you the death certificate tomorrow", "en", "deceased", None, None),
+    ("this was my wife's phone, she died", "en", "deceased", None, None),
+    ("I'm not him, he passed away in May", "en", "deceased", None, None),  # a death, not a stranger
+    ("my phone died", "en", None, None, None),
+    ("I almost died laughing", "en", None, None, None),
+    ("I'm dead tired", "en", None, None, None),
+    ("he passed the exam", "en", None, None, None),
+    ("he hasn't passed away", "en", None, None, None),
+    ("机主已去世", "zh-CN", "deceased", None, None),
+    ("他过世了", "zh-CN", "deceased", None, None),
+    ("人已经不在了", "zh-CN", "deceased", None, None),
+    ("我爸去年去世了", "zh-CN", "deceased", None, None),
+    ("她已经离世了", "zh-CN", "deceased", None, None),
+    ("我老公上个月死了", "zh-CN", "deceased", None, None),
+    ("借款人已经身故", "zh-CN", "deceased", None, None),
+    ("他早就死了", "zh-CN", "deceased", None, None),
+    ("我是他女儿，我爸已经过世了", "zh-CN", "deceased", None, None),
+    ("机主已经不在人世了", "zh-CN", "deceased", None, None),
+    ("人没了", "zh-CN", "deceased", None, None),
+    ("我不是机主，机主已去世", "zh-CN", "deceased", None, None),  # a death outranks a wrong number
+    ("累死了", "zh-CN", None, None, None),
+    ("笑死了", "zh-CN", None, None, None),
+    ("他不在家", "zh-CN", None, None, None),
+    ("他没有去世", "zh-CN", None, None, None),
+    ("烦死了，别发了", "zh-CN", "opt_out", None, None),
+    ("他没了工作", "zh-CN", "hardship", None, None),
+    # -- attorney
+    ("I have a lawyer", "en", "attorney", None, None),
+    ("talk to my attorney", "en", "attorney", None, None),
+    ("My lawyer will contact you", "en", "attorney", None, None),
+    ("I've hired an attorney", "en", "attorney", None, None),
+    ("I am represented by counsel", "en", "attorney", None, None),
+    ("Please direct all communication to my attorney", "en", "attorney", None, None),
+    ("contact my lawyer", "en", "attorney", None, None),
+    ("I'm getting a lawyer", "en", "attorney", None, None),
+    ("my solicitor is handling this", "en", "attorney", None, None),
+    ("I spoke to a lawyer about this debt", "en", "attorney", None, None),
+    ("I have a lawyer, it's not my debt", "en", "attorney", None, None),  # a lawyer outranks a dispute
+    ("I am a lawyer", "en", None, None, None),
+    ("I work as an attorney at a bank", "en", None, None, None),
+    ("I don't have a lawyer", "en", None, None, None),
+    ("my lawyer friend says this is illegal", "en", None, None, None),
+    ("do I need a lawyer?", "en", None, None, None),
+    ("I can't afford a lawyer", "en", "hardship", None, None),
+    ("我请了律师", "zh-CN", "attorney", None, None),
+    ("找我的律师", "zh-CN", "attorney", None, None),
+    ("律师会联系你们", "zh-CN", "attorney", None, None),
+    ("有事跟我律师谈", "zh-CN", "attorney", None, None),
+    ("我已经委托律师处理了", "zh-CN", "attorney", None, None),
+    ("这件事交给律师了", "zh-CN", "attorney", None, None),
+    ("我的律师会给你们发律师函", "zh-CN", "attorney", None, None),
+    ("请联系我的代理律师", "zh-CN", "attorney", None, None),
+    ("我咨询过律师了", "zh-CN", "attorney", None, None),
+    ("律师已经在处理了", "zh-CN", "attorney", None, None),
+    ("我是律师", "zh-CN", None, None, None),
+    ("我在律师事务所上班", "zh-CN", None, None, None),
+    ("我没请律师", "zh-CN", None, None, None),
+    ("你们的律师函我收到了", "zh-CN", None, None, None),
+    ("不需要律师", "zh-CN", None, None, None),
+    # -- bankruptcy
+    ("I filed for bankruptcy", "en", "bankruptcy", None, None),
+    ("I'm bankrupt", "en", "bankruptcy", None, None),
+    ("we filed chapter 13", "en", "bankruptcy", None, None),
+    ("Chapter 7", "en", "bankruptcy", None, None),
+    ("I have filed for chapter 7 bankruptcy", "en", "bankruptcy", None, None),
+    ("I've been declared bankrupt", "en", "bankruptcy", None, None),
+    ("this debt is included in my bankruptcy", "en", "bankruptcy", None, None),
+    ("my bankruptcy case number is 24-10001", "en", "bankruptcy", None, None),
+    ("the debt was discharged in bankruptcy", "en", "bankruptcy", None, None),
+    ("there is an automatic stay", "en", "bankruptcy", None, None),
+    ("I went bankrupt last year", "en", "bankruptcy", None, None),
+    ("I'm not bankrupt", "en", None, None, None),
+    ("I don't want to file for bankruptcy", "en", None, None, None),
+    ("you're going to bankrupt me", "en", None, None, None),
+    ("my company went bankrupt", "en", "hardship", None, None),  # the employer's, not the debtor's
+    ("I might have to file for bankruptcy", "en", "hardship", None, None),
+    ("申请破产", "zh-CN", "bankruptcy", None, None),
+    ("个人破产", "zh-CN", "bankruptcy", None, None),
+    ("我已经申请破产了", "zh-CN", "bankruptcy", None, None),
+    ("我破产了", "zh-CN", "bankruptcy", None, None),
+    ("法院已经宣告我破产", "zh-CN", "bankruptcy", None, None),
+    ("正在走个人破产程序", "zh-CN", "bankruptcy", None, None),
+    ("我在深圳申请了个人破产", "zh-CN", "bankruptcy", None, None),
+    ("破产管理人会联系你们", "zh-CN", "bankruptcy", None, None),
+    ("已进入破产清算", "zh-CN", "bankruptcy", None, None),
+    ("我们已经申请破产保护", "zh-CN", "bankruptcy", None, None),
+    ("我没有破产", "zh-CN", None, None, None),
+    ("不想申请破产", "zh-CN", None, None, None),
+    ("你们想让我破产吗", "zh-CN", None, None, None),
+    ("公司破产了，我失业了", "zh-CN", "hardship", None, None),
+    # -- complaint
+    ("I will complain to the CFPB", "en", "complaint", None, None),
+    ("I reported you to the regulator", "en", "complaint", None, None),
+    ("I'm filing a complaint with the CFPB", "en", "complaint", None, None),
+    ("I'm calling the police", "en", "complaint", None, None),
+    ("I'll report this to the attorney general", "en", "complaint", None, None),
+    ("I've filed a complaint", "en", "complaint", None, None),
+    ("See you in court", "en", "complaint", None, None),
+    ("I'm going to sue you", "en", "complaint", None, None),
+    ("reported you to the BBB", "en", "complaint", None, None),
+    ("I made a police report", "en", "complaint", None, None),
+    ("this is harassment, I'm contacting the FTC", "en", "complaint", None, None),
+    ("no complaints", "en", None, None, None),
+    ("I'm not complaining", "en", None, None, None),
+    ("I checked my credit report", "en", None, None, None),
+    ("I won't report you", "en", None, None, None),
+    ("I don't want to complain", "en", None, None, None),
+    ("not my debt, I reported it to the police", "en", "dispute", None, None),  # the report is the evidence
+    ("我已经投诉到金融监管局", "zh-CN", "complaint", None, None),
+    ("投诉到银保监会", "zh-CN", "complaint", None, None),
+    ("打12378投诉", "zh-CN", "complaint", None, None),
+    ("报警了", "zh-CN", "complaint", None, None),
+    ("去消协投诉", "zh-CN", "complaint", None, None),
+    ("我要举报你们", "zh-CN", "complaint", None, None),
+    ("再打我就报警", "zh-CN", "complaint", None, None),
+    ("我会向人民银行反映", "zh-CN", "complaint", None, None),
+    ("已经在黑猫投诉上投诉你们了", "zh-CN", "complaint", None, None),
+    ("我去法院起诉你们", "zh-CN", "complaint", None, None),
+    ("我不会投诉的", "zh-CN", None, None, None),
+    ("没有投诉", "zh-CN", None, None, None),
+    ("我是警察", "zh-CN", None, None, None),
+    ("你们起诉我吧", "zh-CN", None, None, None),
+    ("我在派出所上班", "zh-CN", None, None, None),
+    ("不是我借的，我要投诉", "zh-CN", "dispute", None, None),  # the debt itself is contested
+    ("有人冒用我身份借的，已经报警了", "zh-CN", "dispute", None, None),
     # -- paid
     ("已还", "zh-CN", "paid", None, None),
     ("已还款", "zh-CN", "paid", None, None),
@@ -223,8 +365,30 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("钱已经打过去了", "zh-CN", "paid", None, None),
     ("I sent $50 today", "en", "paid", None, None),
     ("It has been paid", "en", "paid", None, None),
+    ("I already paid", "en", "paid", None, None),
+    ("I paid it off last week", "en", "paid", None, None),
+    ("I took care of it yesterday", "en", "paid", None, None),
+    ("the check is in the mail", "en", "paid", None, None),
+    ("you already took the money from my account", "en", "paid", None, None),
+    ("my balance is zero", "en", "paid", None, None),
+    ("已扣款", "zh-CN", "paid", None, None),
+    ("我昨天就还了", "zh-CN", "paid", None, None),
+    ("早就还了", "zh-CN", "paid", None, None),
+    ("上周就还了", "zh-CN", "paid", None, None),
+    ("钱应该已经到账了", "zh-CN", "paid", None, None),
+    ("系统自动扣款了", "zh-CN", "paid", None, None),
+    ("还没到账", "zh-CN", None, None, None),
+    ("I lost my job, I already paid half", "en", "paid", None, None),  # a claimed payment outranks hardship
+    (
+        "已经还了，再打电话我就投诉",
+        "zh-CN",
+        "complaint",
+        None,
+        None,
+    ),  # a complaint outranks a claimed payment
     ("I haven't paid yet", "en", None, None, None),
-    ("我已经还不起了", "zh-CN", None, None, None),
+    # "can no longer afford to repay" is hardship, not nothing: a person should hear it
+    ("我已经还不起了", "zh-CN", "hardship", None, None),
     # -- promise, with the day
     ("明天还", "zh-CN", "promise", None, d(12, 3)),
     ("后天还", "zh-CN", "promise", None, d(12, 4)),
@@ -280,6 +444,11 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("下下周一还", "zh-CN", "promise", None, d(12, 14)),
     ("12月底还", "zh-CN", "promise", None, d(12, 31)),
     ("年底前还清", "zh-CN", "promise", None, d(12, 31)),
+    ("can't pay today, will pay Friday", "en", "promise", None, d(12, 4)),
+    ("I can't pay until Friday", "en", "promise", None, d(12, 4)),
+    ("I won't be able to pay you back until the 15th", "en", "promise", None, d(12, 15)),
+    ("I lost my job but I will pay next week", "en", "promise", None, d(12, 7)),
+    ("实在没钱，下个月再还", "zh-CN", "promise", None, d(1, 1, 2027)),
     # -- promise without a day: the policy's default promise days apply
     ("我会还的", "zh-CN", "promise", None, None),
     ("尽快还", "zh-CN", "promise", None, None),
@@ -288,14 +457,46 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("I'll pay when I get paid", "en", "promise", None, None),
     ("春节前还", "zh-CN", "promise", None, None),
     ("will pay on 2025-12-05", "en", "promise", None, None),  # a day already past: no usable date
+    ("没钱，发工资就还", "zh-CN", "promise", None, None),  # the promise is the answer; no money is why
     # -- not promises
-    ("明天还不上", "zh-CN", None, None, None),
+    ("明天还不上", "zh-CN", "hardship", None, None),  # "can't pay tomorrow": no promise, and unable to pay
     ("我不会还", "zh-CN", None, None, None),
     ("I will not pay", "en", None, None, None),
     ("I'll call you tomorrow", "en", None, None, None),
     ("我还在上班", "zh-CN", None, None, None),
     ("I get paid on friday", "en", None, None, None),
     ("以前还过", "zh-CN", None, None, None),
+    # -- hardship: unable to pay, and no promise beside it
+    ("I can't pay", "en", "hardship", None, None),
+    ("I lost my job", "en", "hardship", None, None),
+    ("no money", "en", "hardship", None, None),
+    ("I'm unable to pay", "en", "hardship", None, None),
+    ("medical bills", "en", "hardship", None, None),
+    ("I was laid off last week", "en", "hardship", None, None),
+    ("I don't have the money right now", "en", "hardship", None, None),
+    ("I'm in the hospital", "en", "hardship", None, None),
+    ("I can't afford this", "en", "hardship", None, None),
+    ("I'm struggling financially", "en", "hardship", None, None),
+    ("I'm unemployed", "en", "hardship", None, None),
+    ("I can't pay today", "en", "hardship", None, None),
+    ("It's not that I can't pay", "en", None, None, None),
+    ("I'm sick of these messages", "en", None, None, None),
+    ("I can't wait to pay this off", "en", None, None, None),
+    ("还不上", "zh-CN", "hardship", None, None),
+    ("没钱还", "zh-CN", "hardship", None, None),
+    ("实在没钱", "zh-CN", "hardship", None, None),
+    ("失业了", "zh-CN", "hardship", None, None),
+    ("我现在真的还不起", "zh-CN", "hardship", None, None),
+    ("最近手头紧", "zh-CN", "hardship", None, None),
+    ("生病住院了，没钱", "zh-CN", "hardship", None, None),
+    ("公司倒闭了", "zh-CN", "hardship", None, None),
+    ("被裁员了，没有收入", "zh-CN", "hardship", None, None),
+    ("家里困难，实在拿不出钱", "zh-CN", "hardship", None, None),
+    ("还不上，能不能分期", "zh-CN", "hardship", None, None),  # hardship outranks a request for a plan
+    ("不是没钱", "zh-CN", None, None, None),
+    ("我没有失业", "zh-CN", None, None, None),
+    ("还不了解情况", "zh-CN", None, None, None),
+    ("钱包丢了", "zh-CN", None, None, None),
     # -- help
     ("HELP", "en", "info", None, None),
     ("info", "en", "info", None, None),
@@ -311,7 +512,11 @@ CASES: list[tuple[str, str, str | None, str | None, date | None]] = [
     ("call me tomorrow", "en", "help", None, None),
     ("给我打个电话", "zh-CN", "help", None, None),
     ("能不能宽限几天", "zh-CN", "help", None, None),
-    ("I lost my job, can I have more time?", "en", "help", None, None),
+    # losing a job is hardship, which outranks a request for time: the agent sees why
+    ("I lost my job, can I have more time?", "en", "hardship", None, None),
+    ("I can't pay online, the link is broken", "en", "help", None, None),
+    ("扣款失败", "zh-CN", "help", None, None),
+    ("还款失败了怎么办", "zh-CN", "help", None, None),
     # -- nothing to act on: recorded as engagement by the caller
     ("ok", "en", None, None, None),
     ("好的", "zh-CN", None, None, None),
@@ -440,9 +645,10 @@ def test_a_keyword_standing_as_its_own_clause_is_always_an_opt_out(word, before,
 
 #: Opt-outs that name channels, with the channels they name.
 _NAMING = [
-    ("stop calling me", "voice"), ("don't call", "voice"), ("no more calls", "voice"), ("Don't call me again", "voice"),
-    ("stop texting me", "sms"), ("no more texts", "sms"), ("Don't message me", "sms"), ("stop sending me texts", "sms"),
-    ("stop the app notifications", "push"), ("turn off the push notifications", "push"), ("no more push", "push"),
+    ("stop calling me", "voice"), ("don't call", "voice"), ("no more calls", "voice"),
+    ("Don't call me again", "voice"), ("stop texting me", "sms"), ("no more texts", "sms"),
+    ("Don't message me", "sms"), ("stop sending me texts", "sms"), ("stop the app notifications", "push"),
+    ("turn off the push notifications", "push"), ("no more push", "push"),
     ("stop emailing me", "email"), ("stop contacting me", "all"), ("leave me alone", "all"),
     ("cease and desist", "all"), ("stop harassing me", "all"), ("do not contact me", "all"),
     ("别再给我打电话了", "voice"), ("不要打电话", "voice"), ("别打了", "voice"), ("电话别打了", "voice"),
@@ -493,6 +699,34 @@ def test_an_opt_out_never_stops_fewer_channels_than_it_names(said, neutral, brea
     assert result.channel == EVERY_CHANNEL or {result.channel} == named, (text, result.channel)
 
 
+#: Unable to pay, said plainly.
+_HARDSHIPS = [
+    "还不上",
+    "没钱",
+    "实在没钱",
+    "失业了",
+    "I can't pay",
+    "I lost my job",
+    "no money",
+    "medical bills",
+]
+#: Promises with their day, from the table.
+_DATED_PROMISES = [(text, locale, day) for text, locale, kind, _, day in CASES if kind == "promise" and day]
+
+
+@given(
+    hardship=st.sampled_from(_HARDSHIPS),
+    promise=st.sampled_from(_DATED_PROMISES),
+    brk=st.sampled_from(["，", ", ", ". ", "。", "\n"]),
+    first=st.booleans(),
+)
+def test_a_promise_with_a_day_outranks_hardship(hardship, promise, brk, first):
+    # Given "can't pay" beside "will pay Friday", in either order, then it is the promise, with its day
+    text, locale, day = promise
+    reply = hardship + brk + text if first else text + brk + hardship
+    assert classify(reply, locale, TODAY) == Classification("promise", day, CLASSIFIER), reply
+
+
 #: Pieces that reach deep into the tables and the date rules, to be shuffled together.
 _FRAGMENTS = [
     "明天", "还", "已", "不", "周五", "下周", "15号", "12/5", "pay", "will", "not", "paid", "stop", "t", "还了",
@@ -538,6 +772,7 @@ def test_the_builtin_classifier_is_wired_through_the_entry_point():
     assert classify_reply(pm, "stop calling me", "en", TODAY) == Classification(
         "opt_out", None, "replies", "voice"
     )
+    assert classify_reply(pm, "I have a lawyer", "en", TODAY) == Classification("attorney", None, "replies")
 
 
 def test_a_third_party_classifier_registered_first_wins():
