@@ -2,7 +2,8 @@
 
 Given today is Wednesday 2 December 2026 in the debtor's zone, when a reply
 arrives, then it reads as the kind (and promised day) a collections agent would
-read, and a bare opt-out keyword is always an opt-out.
+read, an opt-out stops at least the channels it names, and a bare opt-out
+keyword is always an opt-out.
 """
 
 from __future__ import annotations
