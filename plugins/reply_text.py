@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clauses", "en", "normalise", "squash", "tokens"]
+__all__ = ["any_of", "clauses", "en", "normalise", "squash", "tokens"]
 
 #: Quotes that NFKC leaves alone but people type for an apostrophe ("don’t").
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'", "`": "'"})
+#: A full-width comma always ends a clause, but NFKC makes it an ASCII one, which between a digit
+#: and a word would not ("0，退订"): it gets the space that keeps it a break.
+_WIDE_COMMA = str.maketrans({"\uff0c": ", "})
 
 #: Where one thought ends and the next begins: "STOP. I paid", "下周还不上，月底还",
 #: "can't pay today but will on Friday". A period or comma between digits
@@ -30,9 +33,14 @@ _TOKEN = re.compile(r"[a-z0-9]+|[^\W\da-z_]+")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width to ASCII), casefolded, ASCII apostrophes, single spaces."""
-    folded = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
-    return " ".join(folded.split())
+    """NFKC (full-width to ASCII), casefolded, ASCII apostrophes, single spaces.
+
+    A line break stays one, because it ends a clause: "I paid\nSTOP" is a
+    payment claim and an opt-out, not "i paid stop".
+    """
+    folded = unicodedata.normalize("NFKC", text.translate(_WIDE_COMMA)).translate(_QUOTES).casefold()
+    lines = (" ".join(line.split()) for line in folded.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 def squash(text: str) -> str:
@@ -57,3 +65,9 @@ def en(pattern: str) -> re.Pattern[str]:
     ``\\bpaid`` would miss "我paid了".
     """
     return re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])")
+
+
+def any_of(*patterns: re.Pattern[str] | str) -> tuple[re.Pattern[str], ...]:
+    """A table of patterns: Chinese ones as plain regexes (no word boundaries in Chinese), English ones
+    already built with :func:`en`."""
+    return tuple(p if isinstance(p, re.Pattern) else re.compile(p) for p in patterns)
