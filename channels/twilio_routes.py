@@ -86,13 +86,9 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
         phone = normalise_phone(sender)
     except InputError:
         phone = sender
-    case = intake.case_for_phone(phone)
-    if case is None:
-        log.info("inbound SMS from %s matches no live case", mask_phone(phone))
-        return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
     body = form.get("Body", "")
-    result = intake.reply(
-        case,
+    result = intake.inbound(
+        phone,
         body,
         at=intake.rt.now(),
         channel="sms",
@@ -100,6 +96,9 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
         fingerprint=fingerprint({"from": phone, "body": body}),
         opt_out_type=form.get("OptOutType"),
     )
+    if result is None:
+        log.info("inbound SMS from %s matches no debtor", mask_phone(phone))
+        return _twiml('<?xml version="1.0" encoding="UTF-8"?><Response/>')
     response = MessagingResponse()
     if result.answer:
         response.message(result.answer)

@@ -232,7 +232,7 @@ def test_inbound_stop_opts_out_at_once_and_confirms_once(client, runtime):
             for r in conn.execute(select(events.c.kind, events.c.channel).order_by(events.c.id))
         ]
         confirmations = conn.scalar(select(func.count()).select_from(outbox_messages))
-    assert kinds == [("reply", "sms"), ("opt_out", "sms")]
+    assert kinds == [("reply", "sms"), ("opt_out", "sms"), ("opt_out", "sms")]  # the person, the number
     assert confirmations == 1
     # Twilio retries the same webhook: nothing new, no second confirmation
     post_form(client, "/webhooks/twilio/sms/inbound", params)

@@ -77,7 +77,7 @@ def test_a_reply_from_the_command_line_is_confirmed_as_from_a_webhook(env):
     assert "(already recorded)" in again.stdout
     timeline = dunning(env, "timeline", "CN-1003", "--json")
     actions = [json.loads(line)["action"] for line in timeline.stdout.splitlines()]
-    assert actions.count("opt_out") == 1
+    assert actions.count("opt_out") == 2  # once on the person, once on the number; recorded once
     path = env["DUNNING_DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(path) as db:
         texts = db.execute("SELECT parts FROM outbox_messages WHERE case_id = 'CN-1003'").fetchall()

@@ -82,8 +82,12 @@ def test_rate_limits_are_read_from_settings_and_bad_ones_are_named():
 def test_a_debtor_with_three_loans_due_in_one_tick_is_planned_within_the_person_s_cap(tmp_path, database_url):
     from dunning.core.runtime import tick
 
+    # (Loans reminded one message each: with ``combine`` on, the three would share one text.)
     (tmp_path / "p.yaml").write_text(
-        POLICY.replace("quiet_hours:", "caps: [{channel: any, max: 2, per: 1d, scope: debtor}]\nquiet_hours:")
+        POLICY.replace(
+            "quiet_hours:",
+            "combine: false\ncaps: [{channel: any, max: 2, per: 1d, scope: debtor}]\nquiet_hours:",
+        )
     )
     now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
     settings = Settings(database_url=database_url, policy=str(tmp_path / "p.yaml"), scheduler_partitions=1)

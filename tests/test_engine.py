@@ -103,9 +103,14 @@ def test_promise_pauses_until_date_plus_grace_then_re_escalates(policy):
     assert hold.until == datetime(2026, 12, 8, 0, 0, tzinfo=SHANGHAI)
     assert sends(lines) == [
         ("sms", datetime(2026, 12, 2, 8, 0)),
+        ("sms", datetime(2026, 12, 6, 8, 0)),  # on the promised day, at the first lawful moment
         ("push", datetime(2026, 12, 8, 8, 0)),  # re-escalates to the next step, lawfully
         ("voice", datetime(2026, 12, 9, 8, 0)),
     ]
+    reminder = next(line.action for line in lines if line.action.kind == "send" and line.action.ladder)
+    assert reminder.template == "overdue_notice"
+    on_the_day = [line.action for line in lines if line.action.kind == "send"][1]
+    assert (on_the_day.ladder, on_the_day.template) == ("(promise)", "promise_due")
 
 
 def test_kept_promise_means_no_more_contact(policy):

@@ -153,7 +153,8 @@ def test_given_a_stop_whose_opt_out_fails_when_twilio_retries_then_the_opt_out_i
     _allow_opt_outs(runtime)
     # Twilio retries the same MessageSid: now both land, and the texts stop.
     assert inbound(client, "STOP").status_code == 200
-    assert kinds(runtime) == [("reply", "sms"), ("opt_out", "sms")]
+    # On the person and on the number the STOP came from.
+    assert kinds(runtime) == [("reply", "sms"), ("opt_out", "sms"), ("opt_out", "sms")]
     with runtime.store.read() as conn:
         assert set(conn.scalars(select(intents.c.state).where(intents.c.channel == "sms"))) == {"cancelled"}
 
@@ -229,7 +230,13 @@ def test_given_twilio_handled_stop_then_start_when_received_then_texts_resume_wi
         assert conn.execute(select(outbox_messages)).first() is None
     runtime.clock_cell[0] = NOW + timedelta(hours=1)
     assert inbound(client, "START", sid="SM" + "2" * 32, OptOutType="START").status_code == 200
-    assert kinds(runtime) == [("reply", "sms"), ("opt_out", "sms"), ("opt_in", "sms")]
+    assert kinds(runtime) == [
+        ("reply", "sms"),
+        ("opt_out", "sms"),
+        ("opt_out", "sms"),
+        ("opt_in", "sms"),
+        ("opt_in", "sms"),
+    ]
     tick(runtime, NOW + timedelta(days=3))
     with runtime.store.read() as conn:
         sms = conn.execute(select(intents.c.state).where(intents.c.channel == "sms")).scalars().all()

@@ -20,7 +20,6 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import OperationalError
 
@@ -29,7 +28,7 @@ from dunning.core.domain.model import Case, ContactStatus, Event, EventKind, Int
 from dunning.core.errors import InputError
 from dunning.core.store import Store, open_store
 from dunning.core.store.gate import FileGate, gate_key
-from dunning.core.store.migrations import alembic_config
+from dunning.core.store.migrations import head_revision
 from dunning.core.store.schema import debtors, events, intents, metadata
 from dunning.testing.factories import make_case
 
@@ -799,11 +798,6 @@ def test_given_a_migrated_store_then_the_migration_and_the_tables_agree(store):
         assert compare_metadata(context, metadata) == []
 
 
-def _head_revision() -> str | None:
-
-    return ScriptDirectory.from_config(alembic_config(None)).get_current_head()  # type: ignore[arg-type]
-
-
 def test_given_a_store_with_data_when_opened_again_then_nothing_changes(store, database_url):
     put(store, make_case(amount_due=Decimal("0.0001")))
     again = open_store(database_url)
@@ -811,7 +805,7 @@ def test_given_a_store_with_data_when_opened_again_then_nothing_changes(store, d
         assert load(again, "C-1")[0].amount_due == Decimal("0.0001")
         with again.engine.connect() as conn:
             context = MigrationContext.configure(conn)
-            assert context.get_current_revision() == _head_revision()
+            assert context.get_current_revision() == head_revision()
             assert compare_metadata(context, metadata) == []
     finally:
         again.dispose()

@@ -258,14 +258,19 @@ def test_an_inbound_opt_out_stops_texts_at_once_and_one_confirmation_goes_out(lo
     )
     # Then the opt-out is recorded before the webhook returns, and one confirmation is texted
     assert status == 200
-    assert [(e.kind, e.channel) for e in loop.events_of("C-1")] == [("reply", "sms"), ("opt_out", "sms")]
+    # The opt-out binds the person and the number it came from.
+    assert [(e.kind, e.channel) for e in loop.events_of("C-1")] == [
+        ("reply", "sms"),
+        ("opt_out", "sms"),
+        ("opt_out", "sms"),
+    ]
     texts = loop.texts_to(PHONE)
     assert [t.sid for t in texts[:1]] == [reminder.sid] and len(texts) == 2
     assert "您已退订" in (texts[1].body or "")  # "you have unsubscribed"
     # Twilio retries the same webhook: nothing new, no second confirmation
     (inbound,) = [h for h in loop.twilio.callbacks if h.kind == "inbound"]
     assert post_form(inbound.url, inbound.params, {"X-Twilio-Signature": inbound.signature}) == 200
-    assert len(loop.events_of("C-1")) == 2 and len(loop.texts_to(PHONE)) == 2
+    assert len(loop.events_of("C-1")) == 3 and len(loop.texts_to(PHONE)) == 2
     # and no reminder is ever texted to the debtor again, though the ladder goes on
     for days in (2, 4, 7):
         loop.step(NOW + timedelta(days=days))
@@ -288,16 +293,19 @@ def test_keypress_1_records_a_promise_that_pauses_the_ladder_until_the_date_plus
     promises = [e for e in loop.events_of("C-2") if e.kind == "promise"]
     promised = local_day(NOW) + timedelta(days=3)
     assert [e.date for e in promises] == [promised]
-    # Then nothing is sent until the promised day and the grace day have passed
+    # Then nothing is sent before the promised day; on it, one reminder of the promise;
     resume = datetime.combine(promised + timedelta(days=2), datetime.min.time(), UTC) - timedelta(hours=8)
     loop.step(NOW + timedelta(days=1))
-    loop.step(resume - timedelta(minutes=5))
     assert [i.intent_id for i in loop.intents_of("C-2")] == [call.intent_id]
-    assert len(loop.calls_to(CALLED)) == 1 and loop.texts_to(CALLED) == []
-    # and the ladder goes on after it: the next rung, a text
+    loop.step(resume - timedelta(days=1, hours=-1))  # the promised day, 09:00 in Shanghai
+    loop.step(resume - timedelta(minutes=5))
+    on_the_day = [i for i in loop.intents_of("C-2") if i.intent_id != call.intent_id]
+    assert [(i.channel, i.template) for i in on_the_day] == [("sms", "promise_due")]
+    assert len(loop.calls_to(CALLED)) == 1 and len(loop.texts_to(CALLED)) == 1
+    # and once the grace day has passed unpaid, the ladder goes on: the next rung, a text
     loop.step(resume + timedelta(hours=2))
-    assert [i.channel for i in loop.intents_of("C-2")] == ["voice", "sms"]
-    assert len(loop.texts_to(CALLED)) == 1
+    assert [i.channel for i in loop.intents_of("C-2")] == ["voice", "sms", "sms"]
+    assert len(loop.texts_to(CALLED)) == 2
 
 
 def test_keypress_2_hands_the_case_to_an_agent_and_no_one_is_contacted_again(loop: Loop) -> None:

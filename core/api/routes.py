@@ -21,6 +21,7 @@ from dunning.core.api.schemas import (
     Problem,
     PushAckIn,
 )
+from dunning.core.content.masking import mask_address
 from dunning.core.domain.engine import outstanding
 from dunning.core.domain.model import Case, Event
 from dunning.core.domain.zones import candidate_zones
@@ -245,6 +246,27 @@ def get_timeline(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
     if entries is None:
         raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
     return [entry.to_json() for entry in entries]
+
+
+@router.get(
+    "/debtors/{debtor_id}",
+    responses={404: {"model": Problem, "description": "No such debtor"}},
+    summary="A person's standing: their loans, contact points and the rights recorded on them",
+)
+def get_debtor(debtor_id: CaseId, request: Request) -> dict[str, Any]:
+    """Opt-outs per channel, cease, wrong numbers and consents, on the person and on each number.
+
+    Numbers and tokens are masked; ``shared_with`` names other debtors at the same number.
+    """
+    rt = _intake(request).rt
+    store = rt.store
+    kinds = {name: cls.spec().contact_kind for name, cls in rt.registry.channels.items() if name != "outbox"}
+    with store.read() as conn:
+        found = store.standing_of(conn, debtor_id, kinds)
+        loans = store.cases_of_debtor(conn, debtor_id)
+    if found is None:
+        raise HTTPException(status_code=404, detail=f"no debtor {debtor_id!r}")
+    return {**found.to_json(mask_address), "cases": [{"case_id": c, "status": s} for c, s in loans]}
 
 
 @router.post(

@@ -29,6 +29,7 @@ def _register_commands() -> None:
         cases,
         channels,
         demo,
+        people,
         policy,
         quarantine,
         report,
@@ -44,6 +45,8 @@ def _register_commands() -> None:
     cli.add_command(cases.event)
     cli.add_command(cases.timeline_cmd)
     cli.add_command(quarantine.cases_cmd)
+    cli.add_command(people.debtor_cmd)
+    cli.add_command(people.number_cmd)
     cli.add_command(run.tick_cmd)
     cli.add_command(run.run_cmd)
     cli.add_command(run.db)

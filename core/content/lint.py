@@ -9,14 +9,14 @@ for a locale its channel cannot deliver (a call in a language no voice speaks).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from dunning.core.channel import Channel
 from dunning.core.content.sms import sms_shape
-from dunning.core.content.templating import TemplateLibrary, render_context
+from dunning.core.content.templating import TemplateLibrary, loan_fields, render_context
 from dunning.core.domain.model import Case
 from dunning.core.errors import Problem, TemplateError
 from dunning.core.policy.model import Policy
@@ -71,41 +71,63 @@ def lint_templates(
             where = f"{channel}/{name}.{locale}.j2"
             if cls is not None and settings is not None:
                 findings += _unfit_locale(policy, cls, where, locale, settings)
-            case = sample_case(locale)
-            context = render_context(
-                case,
-                amount=case.amount_due,
-                now=now,
-                deadline_after=policy.deadline_after,
-                contact={
-                    "phone": policy.contact.get("phone") or "95555",
-                    "name": policy.contact.get("name") or "Lender",
-                    "url": policy.contact.get("url"),
-                },
-            )
-            try:
-                rendered = library.render(channel, name, locale, context, parts)
-            except TemplateError as exc:
-                findings.append(
-                    LintFinding(f"{where}: does not render", Problem(policy.source, 0, where, str(exc)))
-                )
-                continue
-            if cls is not None and cls.kind == "text":
-                shape = sms_shape(rendered.body)
-                summary = f"{where}: {shape.encoding}, {shape.units} units, {shape.segments} segment(s)"
-                problem = None
-                if shape.segments > policy.sms_segment_limit:
-                    problem = Problem(
-                        policy.source,
-                        0,
-                        where,
-                        f"{shape.segments} SMS segments, more than the limit of {policy.sms_segment_limit}",
-                        "warning",
-                    )
-                findings.append(LintFinding(summary, problem))
-            else:
-                findings.append(LintFinding(f"{where}: {len(rendered.body)} characters"))
+            combined = policy.combine and (channel, name) != policy.responses.promise_reminder
+            shapes = [("", 1)] + ([(" (2 loans in one message)", 2)] if combined else [])
+            for label, loans in shapes:
+                finding = _lint_one(policy, library, cls, channel, name, locale, parts, now, loans)
+                findings.append(replace(finding, summary=finding.summary.replace(where, where + label, 1)))
     return findings
+
+
+def _lint_one(
+    policy: Policy,
+    library: TemplateLibrary,
+    cls: type[Channel] | None,
+    channel: str,
+    name: str,
+    locale: str,
+    parts: tuple[str, ...],
+    now: datetime,
+    loans: int,
+) -> LintFinding:
+    """Render one template for a sample person with ``loans`` loans in the message; say its shape."""
+    where = f"{channel}/{name}.{locale}.j2"
+    case = sample_case(locale)
+    today = now.date()
+    listed = [loan_fields(case, case.amount_due, today, policy.deadline)]
+    if loans > 1:
+        second = replace(case, case_id="S-2", account="6222029876543210", amount_due=Decimal("880.00"))
+        listed.append(loan_fields(second, second.amount_due, today, policy.deadline))
+    context = render_context(
+        case,
+        amount=case.amount_due,
+        now=now,
+        deadline=policy.deadline,
+        contact={
+            "phone": policy.contact.get("phone") or "95555",
+            "name": policy.contact.get("name") or "Lender",
+            "url": policy.contact.get("url"),
+        },
+        loans=listed if loans > 1 else (),
+    )
+    try:
+        rendered = library.render(channel, name, locale, context, parts)
+    except TemplateError as exc:
+        return LintFinding(f"{where}: does not render", Problem(policy.source, 0, where, str(exc)))
+    if cls is None or cls.kind != "text":
+        return LintFinding(f"{where}: {len(rendered.body)} characters")
+    shape = sms_shape(rendered.body)
+    summary = f"{where}: {shape.encoding}, {shape.units} units, {shape.segments} segment(s)"
+    problem = None
+    if shape.segments > policy.sms_segment_limit:
+        problem = Problem(
+            policy.source,
+            0,
+            where,
+            f"{shape.segments} SMS segments, more than the limit of {policy.sms_segment_limit}",
+            "warning",
+        )
+    return LintFinding(summary, problem)
 
 
 def _unfit_locale(

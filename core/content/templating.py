@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from dunning.core.domain.model import Case
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import TemplateError
+from dunning.core.policy.model import Deadline
 
 __all__ = ["Rendered", "TemplateLibrary", "localized", "mask_account", "render_context"]
 
@@ -90,35 +91,60 @@ def render_context(
     *,
     amount: Decimal,
     now: datetime,
-    deadline_after: timedelta = timedelta(days=3),
+    deadline: Deadline | None = None,
     contact: Mapping[str, Any] | None = None,
     default_timezone: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    loans: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The fields a reminder template may use, for ``case`` at ``now``.
 
     The account number appears masked only; the full number is not offered.
+    ``loans`` lists every loan a combined message reminds of (``case`` is the
+    first of them); ``loans`` always holds at least the case itself, and
+    ``total`` sums what they owe.
     """
     zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
     today = now.astimezone(zone).date()
     contact = contact or {}
+    own = loan_fields(case, amount, today, deadline or Deadline())
+    listed = list(loans) or [own]
     context: dict[str, Any] = {
         "name": case.name,
-        "account": mask_account(case.account),
-        "amount": amount,
-        "currency": case.currency,
-        "days_overdue": max(0, (today - case.due_date).days),
-        "due_date": case.due_date,
-        "deadline": today + deadline_after,
+        **own,
         "payment_url": case.payment_url or contact.get("url") or "",
         "contact": case.contact or contact.get("phone") or "",
         "lender": localized(contact.get("name"), case.locale),
         "locale": case.locale,
         "case_id": case.case_id,
+        "loans": listed,
+        "total": sum((loan["amount"] for loan in listed), Decimal(0)),
     }
     if extra:
         context.update(extra)
     return context
+
+
+def loan_fields(case: Case, amount: Decimal, today: date, deadline: Deadline) -> dict[str, Any]:
+    """What a template may say of one loan: masked account, amount, days overdue, due date, deadline."""
+    return {
+        "account": mask_account(case.account),
+        "amount": amount,
+        "currency": case.currency,
+        "days_overdue": max(0, (today - case.due_date).days),
+        "days_to_due": max(0, (case.due_date - today).days),
+        "due_date": case.due_date,
+        "deadline": deadline_for(case, today, deadline),
+    }
+
+
+def deadline_for(case: Case, today: date, deadline: Deadline) -> date:
+    """The repayment deadline a reminder names for ``case`` (fixed per loan unless ``from: today``)."""
+    if deadline.start == "import" and case.deadline is not None:
+        return case.deadline
+    if deadline.start in ("due_date", "import"):
+        return case.due_date + deadline.after
+    return today + deadline.after
 
 
 class TemplateLibrary:

@@ -31,6 +31,8 @@ class Action:
     rule: str | None = None
     until: datetime | None = None
     intent_id: str | None = None
+    #: the message a send goes in: its own intent, or another loan's it joins (one text for both)
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from dunning.core.domain import promises
 from dunning.core.domain.actions import Action, Decision
 from dunning.core.domain.guardrails import earliest_lawful
 from dunning.core.domain.model import (
@@ -39,12 +40,14 @@ from dunning.core.domain.model import (
     intent_id_for,
     utc,
 )
+from dunning.core.domain.promises import PROMISE_LADDER
 from dunning.core.domain.recheck import recheck
 from dunning.core.domain.situation import (
     OptOuts,
     Situation,
     active_hold,
     facts_for,
+    hold_reason,
     opted_out,
     outstanding,
     unreachable,
@@ -54,6 +57,8 @@ from dunning.core.policy.model import Ladder, Policy, Step, Variant
 
 __all__ = ["Action", "Decision", "assign_variant", "decide", "facts_for", "outstanding", "recheck"]
 
+#: Events that answer the ladder: it pauses (or holds) for them.
+RESPONSES = (EventKind.REPLY, EventKind.ACK, EventKind.PROMISE, EventKind.CLAIM)
 #: How soon a case that matches no segment is looked at again.
 RESEGMENT_AFTER = timedelta(days=1)
 #: How long past its step's wait a reminder in doubt holds the ladder while its
@@ -70,12 +75,12 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     amount, settled = outstanding(case, ctx.events)
     if settled:
         return _final(ctx, "paid", "stop", "paid", amount)
-    opted = opted_out(ctx.events)
+    opted = opted_out(ctx.events, case.debtor_id)
     if opted.all_contact:
         return _final(ctx, "stopped", "stop", "opt_out", amount)
     hold = active_hold(ctx.events)
     if hold is not None:
-        return _final(ctx, "held", "hold", str(hold.kind), amount)
+        return _final(ctx, "held", "hold", hold_reason(hold), amount)
 
     facts = facts_for(case, history, policy, ctx.now, amount)
     segment = next((s for s in policy.segments if s.when is None or s.when(facts)), None)
@@ -139,7 +144,9 @@ class _Positioned:
 
     def decide(self) -> Decision:
         ctx = self.ctx
-        pending = [c for c in ctx.case_contacts if c.status == ContactStatus.PENDING]
+        pending = [
+            c for c in ctx.case_contacts if c.status == ContactStatus.PENDING and c.ladder != PROMISE_LADDER
+        ]
         if pending:
             # A reminder is on its way; the next one waits for its outcome.
             latest = pending[-1]
@@ -179,7 +186,9 @@ class _Positioned:
         """Where the ladder stands: the next step, its cycle and when it is due."""
         ctx = self.ctx
         ladder = self.ladder
-        live = [c for c in ctx.case_contacts if c.status != ContactStatus.CANCELLED]
+        live = [
+            c for c in ctx.case_contacts if c.status != ContactStatus.CANCELLED and c.ladder != PROMISE_LADDER
+        ]
         mine = [c for c in live if c.ladder == ladder.name]
         last = mine[-1] if mine else None
         since = last.at if last else None
@@ -187,7 +196,8 @@ class _Positioned:
             (
                 e
                 for e in reversed(ctx.events)
-                if e.kind in (EventKind.REPLY, EventKind.ACK, EventKind.PROMISE)
+                if e.kind in RESPONSES
+                and e.case_id in (None, ctx.case.case_id)
                 and (since is None or e.at > since)
             ),
             None,
@@ -210,24 +220,30 @@ class _Positioned:
             step_index, cycle = moved
             step = ladder.steps[min(last.step, len(ladder.steps) - 1)]
             due = last.at if last.status == ContactStatus.FAILED else last.at + step.wait
-        if response is not None and response.kind == EventKind.PROMISE and not self.promise_bounded(response):
-            resumed = any(e.kind == EventKind.RESUME and e.at > response.at for e in ctx.events)
-            if ctx.policy.responses.beyond_horizon == "handoff" and not resumed:
-                hold = self.action("hold", rule="promise_beyond_horizon")
-                return self.decision((hold,), None, "held")
-            response = replace(response, kind=EventKind.REPLY)  # heard, but no pause for months
+        if response is not None and response.kind == EventKind.PROMISE:
+            counted = self.promise_within_rules(response)
+            if isinstance(counted, Decision):
+                return counted
+            response = counted
         if response is not None:
             if response.kind == EventKind.PROMISE:
-                deadline = self.promise_deadline(response)
+                deadline = promises.deadline(ctx, response)
                 if ctx.now < deadline:
-                    hold = self.action("hold", rule="promise", until=deadline)
-                    return self.decision((hold,), deadline, "held")
+                    return self.promise_hold(response, deadline)
                 due = max(due, deadline)
+            elif (
+                response.kind == EventKind.CLAIM and ctx.now < response.at + ctx.policy.responses.claim_window
+            ):
+                until = response.at + ctx.policy.responses.claim_window
+                hold = self.action("hold", rule="payment_claimed", until=until)
+                return self.decision((hold,), until, "held")
             else:
                 pause = ctx.policy.responses.reply_pause
                 level = last.step if last else 0
                 if pause is None:
                     pause = ladder.steps[min(level, len(ladder.steps) - 1)].wait
+                if response.kind == EventKind.CLAIM:
+                    pause = ctx.policy.responses.claim_window
                 step_index, cycle = (min(level, len(ladder.steps) - 1), last.cycle if last else 0)
                 due = response.at + pause
         return step_index, cycle, due
@@ -260,21 +276,42 @@ class _Positioned:
             return self.decision((self.action("hold", rule="handoff"),), None, "held")
         return self.decision((self.action("stop", rule="ladder_end"),), None, "stopped")
 
-    def promise_bounded(self, promise: Event) -> bool:
-        """Whether a promise's day lies between the day it was made and the policy's horizon."""
-        if promise.date is None:
-            return True
-        made = promise.at.astimezone(self.ctx.zones[0]).date()
-        return 0 <= (promise.date - made).days <= self.ctx.policy.responses.promise_horizon.days
+    def promise_within_rules(self, promise: Event) -> Event | Decision:
+        """A promise as it counts: itself, a plain reply, or a hold for a person.
 
-    def promise_deadline(self, promise: Event) -> datetime:
+        Beyond the horizon (a date months away) or beyond the number of promises
+        a loan may make, the policy decides: heard as a reply, or held for a
+        person — until a person resumes the case.
+        """
         ctx = self.ctx
-        day = promise.date
-        if day is None:
-            day = promise.at.astimezone(ctx.zones[0]).date() + timedelta(
-                days=ctx.policy.responses.promise_days
-            )
-        return ctx.local_midnight(day + timedelta(days=1)) + ctx.policy.responses.promise_grace
+        responses = ctx.policy.responses
+        if not promises.bounded(ctx, promise):
+            rule, action = "promise_beyond_horizon", responses.beyond_horizon
+        elif promises.limit_reached(ctx, promise):
+            rule, action = "promise_limit", responses.beyond_max_promises
+        else:
+            return promise
+        resumed = any(e.kind == EventKind.RESUME and e.at > promise.at for e in ctx.events)
+        if action == "handoff" and not resumed:
+            return self.decision((self.action("hold", rule=rule),), None, "held")
+        return replace(promise, kind=EventKind.REPLY)  # heard, but no pause for months
+
+    def promise_hold(self, promise: Event, deadline: datetime) -> Decision:
+        """Held until the promise runs out, with one reminder on the promised day."""
+        ctx = self.ctx
+        hold = self.action("hold", rule="promise", until=deadline)
+        reminder = promises.promise_day(ctx, promise, opted=self.opted)
+        if reminder is None:
+            return self.decision((hold,), deadline, "held")
+        at, fields = reminder
+        rule = fields.pop("rule")
+        if at <= ctx.now:
+            send = Action("send", ctx.now, segment=self.segment, **fields)
+            return self.decision((send, hold), deadline, "held")
+        if ctx.now >= promises.promised(ctx, promise):
+            defer = Action("defer", ctx.now, segment=self.segment, rule=rule, until=at, **fields)
+            return self.decision((defer, hold), at, "held")
+        return self.decision((hold,), at, "held")
 
     def walk(self, step_index: int, cycle: int) -> Decision:
         """From a due step, fall through unusable steps to a send, a deferral or an end."""
@@ -289,6 +326,7 @@ class _Positioned:
             step = self.ladder.steps[step_index]
             reason = self.unusable(step)
             if reason is None:
+                joins = self.joinable(step.channel)
                 lawful = earliest_lawful(
                     ctx.now,
                     step.channel,
@@ -298,12 +336,13 @@ class _Positioned:
                     contacts=ctx.contacts,
                     events=ctx.events,
                     phone_country=lambda: phone_region(ctx.case.phone),
+                    joins=joins,
                 )
                 if lawful.at is not None and lawful.at > ctx.now:
                     actions.append(self.action("defer", step, cycle, rule=lawful.rule, until=lawful.at))
                     return self.decision(actions, lawful.at)
                 if lawful.at is not None:
-                    actions.append(self.send(step, cycle))
+                    actions.append(self.send(step, cycle, joins))
                     return self.decision(actions, ctx.now + max(step.wait, timedelta(minutes=1)))
                 reason = lawful.rule or "never_lawful"
             actions.append(self.action("suppress", step, cycle, rule=reason))
@@ -318,10 +357,27 @@ class _Positioned:
             return "condition"
         return unreachable(self.ctx, step.channel, self.opted)
 
-    def send(self, step: Step, cycle: int) -> Action:
+    def joinable(self, channel: str) -> str | None:
+        """A message of another of the person's loans, going on ``channel`` now, that this one may join."""
+        ctx = self.ctx
+        if not ctx.policy.combine:
+            return None
+        for contact in ctx.contacts:
+            if (
+                contact.status == ContactStatus.PENDING
+                and contact.channel == channel
+                and contact.at == ctx.now
+                and contact.case_id != ctx.case.case_id
+                and contact.ladder != PROMISE_LADDER
+            ):
+                return contact.message
+        return None
+
+    def send(self, step: Step, cycle: int, joins: str | None = None) -> Action:
         ctx = self.ctx
         seq = len(ctx.case_contacts)
         variant = self.variant(step)
+        intent_id = intent_id_for(ctx.case.case_id, self.ladder.name, step.index, cycle, seq)
         return self.action(
             "send",
             step,
@@ -329,7 +385,8 @@ class _Positioned:
             seq=seq,
             template=variant.template,
             variant=variant.name if step.is_ab else None,
-            intent_id=intent_id_for(ctx.case.case_id, self.ladder.name, step.index, cycle, seq),
+            intent_id=intent_id,
+            message_id=joins or intent_id,
         )
 
     def variant(self, step: Step) -> Variant:

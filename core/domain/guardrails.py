@@ -265,7 +265,9 @@ def _cooldown_end(at: datetime, period: timedelta, zones: Sequence[ZoneInfo]) ->
 
 
 def _counted(contact: Contact, cap: Cap, case_id: str, exclude: str | None) -> bool:
-    if contact.intent_id == exclude or contact.status not in COUNTED:
+    if exclude is not None and exclude in (contact.intent_id, contact.message_id):
+        return False
+    if contact.status not in COUNTED:
         return False
     if not cap.applies(contact.channel):
         return False
@@ -281,15 +283,21 @@ def _cap_block(
     contacts: Sequence[Contact],
     case_id: str,
     exclude: str | None,
+    joins: str | None = None,
 ) -> tuple[datetime, str] | None:
     if not contacts:
         return None
     for cap in rails.caps:
         if not cap.applies(channel):
             continue
-        window = sorted(
-            c.at for c in contacts if t - cap.per < c.at <= t and _counted(c, cap, case_id, exclude)
-        )
+        # One message is one contact, however many loans it reminded the person of.
+        messages: dict[str, datetime] = {}
+        for c in contacts:
+            if t - cap.per < c.at <= t and _counted(c, cap, case_id, exclude):
+                messages[c.message] = min(c.at, messages.get(c.message, c.at))
+        if joins is not None and joins in messages:
+            continue  # the send joins a message already counted: no new contact
+        window = sorted(messages.values())
         if len(window) >= cap.max:
             if cap.max == 0:
                 return None  # never lawful; reported by earliest_lawful
@@ -309,13 +317,16 @@ def earliest_lawful(
     events: Sequence[Event] = (),
     phone_country: str | Callable[[], str | None] | None = None,
     exclude_intent: str | None = None,
+    joins: str | None = None,
     horizon: timedelta = HORIZON,
 ) -> Lawful:
     """The earliest moment at or after ``start`` when ``channel`` may contact the debtor.
 
     Each guardrail can only move the moment forward, so the search ends at
     the first moment that satisfies all of them — or gives up past
-    ``horizon``, when the contact can never be lawful.
+    ``horizon``, when the contact can never be lawful. ``joins`` names a
+    message already counted that this send would go in (another loan of the
+    same person, combined): it adds no contact to any cap.
     """
     for cap in rails.caps:
         if cap.applies(channel) and cap.max == 0:
@@ -336,7 +347,7 @@ def earliest_lawful(
             _quiet_block(t, channel, rails, zones)
             or _holiday_block(t, rails, zones, phone_country)
             or _cooldown_block(t, channel, rails, zones, events, case_id)
-            or _cap_block(t, channel, rails, contacts, case_id, exclude_intent)
+            or _cap_block(t, channel, rails, contacts, case_id, exclude_intent, joins)
         )
         if block is None:
             return Lawful(t, blocked[0] if blocked else None, tuple(blocked))

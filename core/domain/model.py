@@ -81,6 +81,8 @@ class Case:
     contacts: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     profile: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     amount_as_of: datetime | None = None
+    #: the repayment deadline the lender set (None: the policy's ``deadline`` decides)
+    deadline: date | None = None
 
     @property
     def money(self) -> Money:
@@ -111,6 +113,9 @@ class EventKind(StrEnum):
     HANDOFF = "handoff"  #: the debtor asked for, or the ladder ended with, a human
     RESUME = "resume"  #: a human released a dispute or hand-off hold
     HELP = "help"  #: the debtor asked how to reach the lender (HELP): answered, not a response
+    HOLD = "hold"  #: held for a person, with a ``reason`` (attorney, bankruptcy, complaint, ...)
+    CLAIM = "claim"  #: the debtor says they paid: held until the payment arrives or the window ends
+    CONSENT = "consent"  #: the debtor gave consent to ``channel`` (as an opt-in does)
 
 
 #: Kinds that stop or redirect the ladder because the debtor answered.
@@ -132,6 +137,12 @@ class Event:
     address: str | None = None
     intent_id: str | None = None
     event_id: str | None = None
+    #: the person it concerns; with ``address``, a right recorded on the person *and* the number
+    debtor_id: str | None = None
+    #: why a case is held for a person (``attorney``, ``bankruptcy``, ...), for a hold
+    reason: str | None = None
+    #: where it came from (api, reply, provider, cli, ...), as the store recorded it
+    source: str | None = field(default=None, compare=False)
     #: a digest of what the sender said, for telling a retry from a conflicting reuse of an id
     fingerprint: str | None = field(default=None, compare=False)
 
@@ -183,6 +194,13 @@ class Contact:
     at: datetime
     status: ContactStatus = ContactStatus.SENT
     connected: bool = False
+    #: the message it went in: several loans of one person reminded together share it
+    message_id: str | None = None
+
+    @property
+    def message(self) -> str:
+        """What caps count: one message, however many loans it reminded of."""
+        return self.message_id or self.intent_id
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", ContactStatus(self.status))
@@ -259,6 +277,7 @@ class Intent:
     variant: str | None
     planned_at: datetime
     state: IntentState = IntentState.PLANNED
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dunning.core.domain.model import Case, History, utc
 from dunning.core.domain.situation import (
     Situation,
     active_hold,
+    hold_reason,
     opted_out,
     outstanding,
     unreachable,
@@ -34,12 +35,12 @@ def recheck(
     _, settled = outstanding(case, ctx.events)
     if settled:
         return Action("stop", ctx.now, channel=channel, rule="paid", intent_id=intent_id)
-    opted = opted_out(ctx.events)
+    opted = opted_out(ctx.events, case.debtor_id)
     if opted.all_contact:
         return Action("stop", ctx.now, channel=channel, rule="opt_out", intent_id=intent_id)
     hold = active_hold(ctx.events)
     if hold is not None:
-        return Action("hold", ctx.now, channel=channel, rule=str(hold.kind), intent_id=intent_id)
+        return Action("hold", ctx.now, channel=channel, rule=hold_reason(hold), intent_id=intent_id)
     reason = unreachable(ctx, channel, opted)
     if reason is not None:
         return Action("suppress", ctx.now, channel=channel, rule=reason, intent_id=intent_id)

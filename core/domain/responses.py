@@ -2,22 +2,29 @@
 
 A reply is always recorded (it is engagement, and the timeline shows it),
 except HELP and START, which ask for information or lift an opt-out and
-answer nothing about the debt;
-what a classifier understood adds the event that changes course: an opt-out
-of the channel it came on, a promise with its date, a dispute, a wrong
-number. "I have paid" pauses the ladder like an acknowledgement — only the
-lender's core system can confirm a payment.
+answer nothing about the debt. What a classifier understood adds the event
+that changes course: an opt-out of the channel the reply names (or came on),
+on the person and on the number; a promise with its date; a hold for a
+person with its reason (a dispute, a lawyer, bankruptcy, a complaint to a
+regulator, hardship, a death); a wrong number. "I have paid" is a *claim*:
+the case waits for the lender's payment feed to confirm it, for a while.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from dunning.core.domain.model import Event, EventKind
 from dunning.core.domain.replies import Classification
 from dunning.core.errors import DeliveryError
 
 __all__ = ["event_for_delivery_error", "events_for_reply"]
+
+
+#: Reply kinds a policy may send to a person (``hold``) instead of pausing the ladder.
+_HOLDABLE = ("attorney", "bankruptcy", "complaint", "hardship", "deceased", "dispute", "paid", "help")
 
 
 def events_for_reply(
@@ -29,30 +36,58 @@ def events_for_reply(
     at: datetime,
     address: str | None = None,
     event_id: str | None = None,
+    category: Callable[[str], str] | None = None,
 ) -> list[Event]:
-    """The events one inbound reply stands for, the reply itself first."""
+    """The events one inbound reply stands for, the first carrying its id.
+
+    ``category`` says what a kind of reply does under the policy (``hold``,
+    ``reply``, ``verify``); by default disputes hold and the rest pause. An
+    opt-out binds the person *and* the contact point it came from (two
+    events), on the channel the reply names, or the one it came on.
+    """
     kind = classification.kind if classification is not None else None
+    action = (category or _default_category)(kind) if kind else "reply"
+    named = (classification.channel if classification is not None else None) or channel
+
+    def event(event_kind: EventKind, **extra: Any) -> Event:
+        return Event(event_kind, at, case_id=case_id, text=text, **extra)
+
     if kind == "info":  # HELP: answered with the lender's contact; not a response that pauses
-        return [Event(EventKind.HELP, at, case_id=case_id, channel=channel, text=text, event_id=event_id)]
+        return [event(EventKind.HELP, channel=channel, event_id=event_id)]
     if kind == "opt_in":  # START: contact on this channel is welcome again
-        return [Event(EventKind.OPT_IN, at, case_id=case_id, channel=channel, text=text, event_id=event_id)]
-    reply = Event(EventKind.REPLY, at, case_id=case_id, channel=channel, text=text, event_id=event_id)
-    if classification is None or kind == "help":
-        return [reply]
-    follow: Event
+        return _rights(event, EventKind.OPT_IN, named, address, event_id)
+    reply = event(EventKind.REPLY, channel=channel, event_id=event_id)
     if kind == "opt_out":
-        follow = Event(EventKind.OPT_OUT, at, case_id=case_id, channel=channel, text=text)
-    elif kind == "promise":
-        follow = Event(EventKind.PROMISE, at, case_id=case_id, date=classification.date, text=text)
-    elif kind == "dispute":
-        follow = Event(EventKind.DISPUTE, at, case_id=case_id, channel=channel, text=text)
-    elif kind == "wrong_number":
-        follow = Event(
-            EventKind.WRONG_NUMBER, at, case_id=case_id, channel=channel, address=address, text=text
-        )
-    else:  # "paid": a claim, confirmed only by the lender's payment feed
-        follow = Event(EventKind.ACK, at, case_id=case_id, channel=channel, text=text)
-    return [reply, follow]
+        return [reply, *_rights(event, EventKind.OPT_OUT, named, address, None)]
+    if kind == "wrong_number":
+        return [reply, event(EventKind.WRONG_NUMBER, channel=channel, address=address)]
+    if kind == "promise" and classification is not None:
+        return [reply, event(EventKind.PROMISE, date=classification.date)]
+    if kind in _HOLDABLE and action == "hold":
+        if kind == "dispute":
+            return [reply, event(EventKind.DISPUTE, channel=channel, reason="dispute")]
+        return [reply, event(EventKind.HOLD, channel=channel, reason=kind)]
+    if kind == "paid" and action == "verify":
+        return [reply, event(EventKind.CLAIM, channel=channel)]
+    return [reply]
+
+
+def _rights(
+    event: Callable[..., Event], kind: EventKind, channel: str, address: str | None, event_id: str | None
+) -> list[Event]:
+    """A right recorded on the person, and on the contact point it came from."""
+    person = event(kind, channel=channel, event_id=event_id)
+    if not address:
+        return [person]
+    return [person, event(kind, channel=channel, address=address)]
+
+
+def _default_category(kind: str | None) -> str:
+    return (
+        "hold"
+        if kind in ("attorney", "bankruptcy", "complaint", "hardship", "deceased", "dispute")
+        else ("verify" if kind == "paid" else "reply")
+    )
 
 
 def event_for_delivery_error(
@@ -65,8 +100,8 @@ def event_for_delivery_error(
     the error says nothing about the contact point.
     """
     text = f"provider:{error.code}" if error.code else "provider"
-    if error.opt_out:
-        return Event(EventKind.OPT_OUT, at, case_id=case_id, channel=channel, text=text)
+    if error.opt_out:  # the number refuses this sender: a right recorded on the contact point
+        return Event(EventKind.OPT_OUT, at, case_id=case_id, channel=channel, address=address, text=text)
     if error.invalidates == "address":
         return Event(EventKind.WRONG_NUMBER, at, case_id=case_id, channel=channel, address=address, text=text)
     if error.invalidates == "channel":

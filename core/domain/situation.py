@@ -24,6 +24,7 @@ __all__ = [
     "Situation",
     "active_hold",
     "facts_for",
+    "hold_reason",
     "opted_out",
     "outstanding",
     "unreachable",
@@ -79,12 +80,15 @@ def facts_for(
 #: were listed in: a resume before a hold (the hold stands), a reply before a promise.
 _RANK = {
     EventKind.OPT_IN: -1,  # a START and a STOP at the same instant: the STOP stands
+    EventKind.CONSENT: -1,
     EventKind.RESUME: 0,
     EventKind.REPLY: 1,
     EventKind.ACK: 2,
     EventKind.PROMISE: 3,
     EventKind.CONVERSATION: 4,
+    EventKind.CLAIM: 4,
     EventKind.DISPUTE: 5,
+    EventKind.HOLD: 5,
     EventKind.HANDOFF: 6,
     EventKind.WRONG_NUMBER: 7,
     EventKind.INVALID_CONTACT: 8,
@@ -150,52 +154,86 @@ class OptOuts:
         return self.everything and not self.except_
 
 
-def opted_out(events: Sequence[Event]) -> OptOuts:
-    """The opt-outs standing after ``events`` (in their order)."""
+#: Events that grant or withdraw the right to contact on a channel.
+_RIGHTS = (EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.CONSENT)
+
+
+def opted_out(events: Sequence[Event], debtor_id: str | None = None, address: str | None = None) -> OptOuts:
+    """The opt-outs standing after ``events`` (in their order) for one person at one contact point.
+
+    A right recorded on the person (no ``address``) follows them to every
+    number; one recorded on a contact point binds that number or token
+    whoever it belongs to — a STOP from a family phone stops it for all of
+    them. With ``address`` None only the person's own rights count.
+    """
     channels: set[str] = set()
     everything = False
     taken_back: set[str] = set()
     for event in events:
+        if event.kind not in _RIGHTS:
+            continue
+        if event.address is None:
+            if debtor_id is not None and event.debtor_id not in (None, debtor_id):
+                continue
+        elif address is None or event.address != address:
+            continue
         if event.kind == EventKind.OPT_OUT:
             if event.channel in ALL_CHANNELS:
                 everything, taken_back = True, set()
             else:
                 channels.add(event.channel or "")
                 taken_back.discard(event.channel or "")
-        elif event.kind == EventKind.OPT_IN:
-            if event.channel in ALL_CHANNELS:
-                channels, everything, taken_back = set(), False, set()
-            else:
-                channels.discard(event.channel or "")
-                if everything:
-                    taken_back.add(event.channel or "")
+        elif event.channel in ALL_CHANNELS:
+            channels, everything, taken_back = set(), False, set()
+        else:
+            channels.discard(event.channel or "")
+            if everything:
+                taken_back.add(event.channel or "")
     return OptOuts(frozenset(channels), everything, frozenset(taken_back))
 
 
+#: Events that hold a case for a person until a human resumes it.
+HOLDING = (EventKind.DISPUTE, EventKind.HANDOFF, EventKind.HOLD)
+
+
 def active_hold(events: Sequence[Event]) -> Event | None:
+    """The hold for a person standing after ``events``, if any (a resume releases it)."""
     hold = None
     for event in events:
-        if event.kind in (EventKind.DISPUTE, EventKind.HANDOFF):
+        if event.kind in HOLDING:
             hold = event
         elif event.kind == EventKind.RESUME:
             hold = None
     return hold
 
 
-def unreachable(ctx: Situation, channel: str, opted: OptOuts) -> str | None:
-    """Why ``channel`` cannot reach the debtor now: unavailable, opted out, no or bad address."""
+def hold_reason(event: Event) -> str:
+    """Why a case is held: the hold's reason (``attorney``, ...) or its kind (``dispute``, ``handoff``)."""
+    return event.reason or str(event.kind)
+
+
+def unreachable(ctx: Situation, channel: str, opted: OptOuts | None = None) -> str | None:
+    """Why ``channel`` cannot reach the debtor now: unavailable, opted out, no or bad address.
+
+    ``opted`` is the person's own opt-outs; those recorded on the contact
+    point this channel would use (by anyone who shares it) are added here.
+    """
     spec = ctx.policy.channels.get(channel)
     if spec is None:
         return f"channel_unavailable:{channel}"
-    if opted.blocks(channel):
+    debtor = ctx.case.debtor_id
+    if opted is not None and opted.blocks(channel):
         return f"opt_out:{channel}"
     address = ctx.case.address(spec.contact_kind)
     if not address:
         return f"no_address:{spec.contact_kind}"
+    if opted_out(ctx.events, debtor, address).blocks(channel):
+        return f"opt_out:{channel}"
     for event in ctx.events:
         if event.address not in (None, address):
             continue
-        if event.kind == EventKind.WRONG_NUMBER and contact_kind_of(ctx, event) == spec.contact_kind:
+        mine = event.debtor_id in (None, debtor)
+        if mine and event.kind == EventKind.WRONG_NUMBER and contact_kind_of(ctx, event) == spec.contact_kind:
             return f"invalid_contact:{spec.contact_kind}"
         if event.kind == EventKind.INVALID_CONTACT and event.channel == channel:
             return f"invalid_contact:{channel}"

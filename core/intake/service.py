@@ -19,17 +19,18 @@ from dunning.core.channel import OutboundMessage
 from dunning.core.content.masking import mask_phone
 from dunning.core.content.templating import render_context
 from dunning.core.domain.model import Case, Event, EventKind, IntentState
-from dunning.core.domain.replies import Classification, classify_reply
+from dunning.core.domain.replies import EVERY_CHANNEL, Classification, classify_reply
 from dunning.core.domain.responses import event_for_delivery_error, events_for_reply
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryError, TransientDeliveryError
 from dunning.core.intake.callbacks import StatusCallback, conversation_event_id
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.cases import LIVE
 from dunning.core.store.events import Recorded
-from dunning.core.store.schema import cases, intents
+from dunning.core.store.schema import intents
 
-__all__ = ["Intake", "ReplyResult"]
+__all__ = ["PER_LOAN", "Intake", "ReplyResult", "Resolution"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,21 @@ FAILED = frozenset({"failed", "undelivered", "canceled"})
 UNANSWERED = frozenset({"busy", "no-answer"})
 #: How long a transiently undelivered message waits before it goes again.
 REDELIVER_AFTER = timedelta(minutes=30)
+
+
+#: Events that say something of one loan (and reach the person's other loans under ``scope: debtor``).
+PER_LOAN = frozenset(
+    {EventKind.REPLY, EventKind.ACK, EventKind.PROMISE, EventKind.DISPUTE, EventKind.HOLD, EventKind.CLAIM}
+)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Whose message it is: the person, the loan it answers, and their loans still being worked."""
+
+    debtor_id: str
+    primary: Case
+    live: list[Case]
 
 
 @dataclass
@@ -89,18 +105,40 @@ class Intake:
 
     # ------------------------------------------------------------ replies
 
-    def case_for_phone(self, phone: str) -> Case | None:
-        """The debtor's most urgent live case for a number (oldest due date first)."""
-        with self.rt.store.read() as conn:
-            row = conn.execute(
-                select(cases.c.case_id)
-                .where(cases.c.phone == phone, cases.c.status != "paid")
-                .order_by(cases.c.due_date, cases.c.case_id)
-                .limit(1)
-            ).first()
-            if row is None:
+    def resolve(self, address: str) -> Resolution | None:
+        """Whose message this is, and which of their loans it answers.
+
+        The loan last messaged on that number, when one was (a shared number's
+        reply belongs to the person we last wrote to); else the person the
+        number belongs to. A person whose loans are all paid is still found:
+        an opt-out from them must be recorded for the next loan.
+        """
+        store = self.rt.store
+        with store.read() as conn:
+            last = store.last_messaged(conn, address)
+            debtors = [last[1]] if last is not None else store.debtors_at(conn, address)
+            if not debtors:
                 return None
-            return self.rt.store.load_cases(conn, [row.case_id])[row.case_id][0]
+            ranked = [(d, store.cases_of_debtor(conn, d)) for d in debtors]
+            # Several people and no message to tell them apart: the one with a live loan comes first.
+            debtor_id, its_cases = max(ranked, key=lambda item: any(s in LIVE for _, s in item[1]))
+            if not its_cases:
+                return None
+            loaded = store.load_cases(conn, [case_id for case_id, _ in its_cases])
+        live = [loaded[c][0] for c, status in its_cases if status in LIVE and c in loaded]
+        primary_id = last[0] if last is not None and last[0] in loaded else its_cases[0][0]
+        primary = loaded[primary_id][0]
+        if primary_id not in {c.case_id for c in live} and live:
+            primary = live[0]
+        return Resolution(debtor_id, primary, live)
+
+    def live_cases_of(self, case: Case) -> list[Case]:
+        """The debtor's loans still being worked (the case itself among them when it is)."""
+        store = self.rt.store
+        with store.read() as conn:
+            ids = [c for c, status in store.cases_of_debtor(conn, case.debtor_id) if status in LIVE]
+            loaded = store.load_cases(conn, ids)
+        return [loaded[c][0] for c in ids if c in loaded]
 
     def classify(self, case: Case, text: str, at: datetime) -> Classification | None:
         """What the classifier plugins understand of a reply, in the debtor's own calendar."""
@@ -119,25 +157,69 @@ class Intake:
         event_id: str | None = None,
         fingerprint: str | None = None,
         opt_out_type: str | None = None,
+        address: str | None = None,
+        others: Sequence[Case] = (),
     ) -> tuple[Classification | None, list[Event]]:
         """A reply and what it implies, as one group of events (not yet recorded).
 
         ``opt_out_type`` is the provider's own reading of a keyword (Twilio's
         Advanced Opt-Out: STOP, START, HELP): it overrides the classifiers.
+        With ``responses.scope: debtor``, what the reply says of the debt (a
+        promise, a pause, a hold) reaches ``others``, the person's other live
+        loans, too; rights (opt-outs) bind the person and the number once.
         """
         found = _provider_reading(opt_out_type) or self.classify(case, text, at)
+        responses = self.rt.policy.responses
         group = events_for_reply(
             found,
             text=text,
             case_id=case.case_id,
             channel=channel,
             at=at,
-            address=case.phone,
+            address=address or case.phone,
             event_id=event_id,
+            category=responses.category,
         )
         if group:
             group[0] = replace(group[0], fingerprint=fingerprint)
+        if responses.scope == "debtor":
+            per_loan = [e for e in group if e.kind in PER_LOAN]
+            for other in others:
+                if other.case_id != case.case_id:
+                    group += [
+                        replace(e, case_id=other.case_id, event_id=None, fingerprint=None) for e in per_loan
+                    ]
         return found, group
+
+    def inbound(
+        self,
+        address: str,
+        text: str,
+        *,
+        at: datetime,
+        channel: str = "sms",
+        event_id: str | None = None,
+        fingerprint: str | None = None,
+        opt_out_type: str | None = None,
+    ) -> ReplyResult | None:
+        """A message from a debtor's number: resolved to the person, recorded, confirmed or answered.
+
+        None when the number belongs to no one dunning knows.
+        """
+        found = self.resolve(address)
+        if found is None:
+            return None
+        return self.reply(
+            found.primary,
+            text,
+            at=at,
+            channel=channel,
+            event_id=event_id,
+            fingerprint=fingerprint,
+            opt_out_type=opt_out_type,
+            address=address,
+            others=found.live,
+        )
 
     def reply(
         self,
@@ -150,13 +232,16 @@ class Intake:
         fingerprint: str | None = None,
         opt_out_type: str | None = None,
         source: str = "reply",
+        address: str | None = None,
+        others: Sequence[Case] | None = None,
     ) -> ReplyResult:
         """Record a reply and what the classifiers understood of it, in one transaction.
 
         A provider's retry (the same message id) finds all of it recorded, or
         none of it. An opt-out of texts is confirmed once, unless the provider
         confirmed it itself (``opt_out_type``); HELP gets the lender's contact as
-        ``answer``, unless the provider answered it.
+        ``answer``, unless the provider answered it. ``others`` are the person's
+        other live loans (looked up when not given).
         """
         found, group = self.reply_events(
             case,
@@ -166,6 +251,8 @@ class Intake:
             event_id=event_id,
             fingerprint=fingerprint,
             opt_out_type=opt_out_type,
+            address=address,
+            others=self.live_cases_of(case) if others is None else others,
         )
         result = ReplyResult(case.case_id, found)
         result.recorded = self.record_groups([group], source=source)[0]
@@ -193,7 +280,8 @@ class Intake:
         """
         if provider_answered:
             return False, None
-        if found.kind == "opt_out" and channel == "sms":
+        stopped = found.channel or channel
+        if found.kind == "opt_out" and stopped in ("sms", EVERY_CHANNEL) and channel == "sms":
             return self._confirm_opt_out(case, at, event_id or ""), None
         if found.kind == "info":
             return False, self._render_answer(case, at, "help_reply")

@@ -21,7 +21,16 @@ from dunning.core.domain.zones import is_valid_zone
 from dunning.core.errors import PolicyError, Problem
 from dunning.core.policy.ceiling import ceiling_cap
 from dunning.core.policy.conditions import Condition, ConditionError, compile_condition
-from dunning.core.policy.model import Ladder, Policy, Responses, Segment, Step, TemplateLookup, Variant
+from dunning.core.policy.model import (
+    Deadline,
+    Ladder,
+    Policy,
+    Responses,
+    Segment,
+    Step,
+    TemplateLookup,
+    Variant,
+)
 from dunning.core.policy.pacing import Advice, ceiling_advice, short_waits, uncapped_channels
 from dunning.core.policy.presets import Preset
 from dunning.core.policy.spec import LadderSpec, PolicySpec
@@ -159,6 +168,7 @@ class _Compiler:
         if spec.default_timezone and not is_valid_zone(spec.default_timezone):
             self.error(("default_timezone",), f"unknown time zone {spec.default_timezone!r}")
         self._check_reachability(rails, ladders)
+        self._check_promise_reminder()
         self._advise(rails, ladders)
         return Policy(
             name=spec.name,
@@ -171,9 +181,23 @@ class _Compiler:
             default_timezone=spec.default_timezone,
             contact=spec.contact.model_dump(),
             sms_segment_limit=spec.limits.sms_segments,
-            deadline_after=spec.deadline,
+            deadline=Deadline(spec.deadline.from_, spec.deadline.after),
+            combine=spec.combine,
+            priority=self.condition(("priority",), spec.priority),
             source=self.located.file,
         )
+
+    def _check_promise_reminder(self) -> None:
+        reminder = self.spec.responses.promise_reminder
+        if reminder is None:
+            return
+        path: tuple[str | int, ...] = ("responses", "promise_reminder")
+        if not self.channel_known((*path, "channel"), reminder.channel):
+            return
+        if self.templates is not None and not self.templates(reminder.channel, reminder.template):
+            self.error(
+                (*path, "template"), f"no template {reminder.template!r} for channel {reminder.channel!r}"
+            )
 
     def _preset(self, index: int, name: str) -> Preset | None:
         preset = self.presets.get(name)
@@ -318,6 +342,14 @@ def _responses(spec: PolicySpec) -> Responses:
         promise_days=r.promise_days,
         promise_horizon=r.promise_horizon,
         beyond_horizon=r.beyond_horizon,
+        scope=r.scope,
+        categories=dict(r.categories),
+        claim_window=r.claim_window,
+        max_promises=r.max_promises,
+        beyond_max_promises=r.beyond_max_promises,
+        promise_reminder=(
+            (r.promise_reminder.channel, r.promise_reminder.template) if r.promise_reminder else None
+        ),
         keypress=dict(r.keypress),
         opt_out_confirmation=r.opt_out_confirmation,
     )

@@ -69,8 +69,12 @@ class Condition:
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def __call__(self, facts: Facts) -> bool:
+        return bool(self.value(facts))
+
+    def value(self, facts: Facts) -> Any:
+        """The expression's own value (a number for a priority), not only its truth."""
         try:
-            return bool(self._fn(facts))
+            return self._fn(facts)
         except Exception as exc:  # one error type for every way a case can fail it
             raise ConditionError(f"condition {self.source!r} failed: {_reason(exc)}") from exc
 

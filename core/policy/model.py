@@ -15,7 +15,17 @@ from dunning.core.channel import ChannelSpec
 from dunning.core.domain.guardrails import Guardrails
 from dunning.core.policy.conditions import Condition
 
-__all__ = ["Ladder", "Policy", "Responses", "Segment", "Step", "TemplateLookup", "Variant"]
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "Deadline",
+    "Ladder",
+    "Policy",
+    "Responses",
+    "Segment",
+    "Step",
+    "TemplateLookup",
+    "Variant",
+]
 
 #: Answers ``(channel, template) -> exists?`` so a check can flag unknown templates.
 TemplateLookup = Callable[[str, str], bool]
@@ -78,6 +88,41 @@ class Responses:
     beyond_horizon: str = "reply"
     keypress: Mapping[str, str] = field(default_factory=lambda: {"1": "promise", "2": "handoff"})
     opt_out_confirmation: bool = True
+    #: ``debtor``: a reply's promise, acknowledgement or dispute reaches all of the person's live loans
+    scope: str = "debtor"
+    #: what each kind of reply does: ``hold``, ``reply`` or ``verify`` (a claimed payment)
+    categories: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CATEGORIES))
+    #: how long a claimed payment holds the case before the ladder resumes without it
+    claim_window: timedelta = timedelta(days=3)
+    #: promises a loan may make; the next one is handled by ``beyond_max_promises``
+    max_promises: int = 3
+    beyond_max_promises: str = "handoff"
+    #: (channel, template) of the reminder sent on the promised day, or None
+    promise_reminder: tuple[str, str] | None = ("sms", "promise_due")
+
+    def category(self, kind: str) -> str:
+        """What a reply of this kind does under this policy."""
+        return self.categories.get(kind, DEFAULT_CATEGORIES.get(kind, "reply"))
+
+
+#: What replies of each category do unless the policy says otherwise.
+DEFAULT_CATEGORIES: Mapping[str, str] = {
+    "attorney": "hold",
+    "bankruptcy": "hold",
+    "complaint": "hold",
+    "hardship": "hold",
+    "deceased": "hold",
+    "dispute": "hold",
+    "paid": "verify",
+}
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The repayment deadline a reminder names: ``after`` a starting day (today, due date, import)."""
+
+    start: str = "today"
+    after: timedelta = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -98,7 +143,11 @@ class Policy:
     default_timezone: str | None = None
     contact: Mapping[str, Any] = field(default_factory=dict)
     sms_segment_limit: int = 3
-    deadline_after: timedelta = timedelta(days=3)
+    deadline: Deadline = field(default_factory=Deadline)
+    #: several loans of one person due on the same channel at once go in one message
+    combine: bool = True
+    #: which of a person's loans a scarce contact serves first (larger first); None: by due date
+    priority: Condition | None = None
     source: str = "<policy>"
     chooser: Callable[[Any, Step, tuple[Variant, ...]], str | None] | None = None
 
@@ -117,13 +166,16 @@ class Policy:
         return found.steps[index]
 
     def templates(self) -> set[tuple[str, str]]:
-        """Every (channel, template) the policy may render."""
-        return {
+        """Every (channel, template) the policy may render, the promised day's reminder included."""
+        found = {
             (step.channel, variant.template)
             for ladder in self.ladders.values()
             for step in ladder.steps
             for variant in step.variants
         }
+        if self.responses.promise_reminder is not None:
+            found.add(self.responses.promise_reminder)
+        return found
 
 
 def _replace(policy: Policy, **changes: Any) -> Policy:

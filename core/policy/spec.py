@@ -119,10 +119,30 @@ class StepSpec(_Strict):
         return self
 
 
+def _signed_duration(value: Any) -> timedelta:
+    """A duration that may be negative: ``-3d`` starts a ladder three days before the due date."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -parse_duration(value.strip()[1:])
+    return _duration(value)
+
+
+#: The earliest a ladder may start before the due date, and the latest after it.
+EARLIEST_START = timedelta(days=-60)
+LATEST_START = timedelta(days=365)
+
+
 class LadderSpec(_Strict):
-    start_after: Duration = timedelta(0)
+    #: from the due date (local midnight); negative for reminders before it (``-3d``)
+    start_after: Annotated[timedelta, BeforeValidator(_signed_duration)] = timedelta(0)
     steps: list[StepSpec] = Field(min_length=1)
     then: Literal["repeat_last", "restart", "stop", "handoff"] = "stop"
+
+    @field_validator("start_after")
+    @classmethod
+    def _start_bounded(cls, value: timedelta) -> timedelta:
+        if not EARLIEST_START <= value <= LATEST_START:
+            raise ValueError("start_after must be between -60d and 365d from the due date")
+        return value
 
 
 class SegmentSpec(_Strict):
@@ -138,7 +158,43 @@ def _default_keys() -> dict[str, Keypress]:
     return {"1": "promise", "2": "handoff"}
 
 
+#: What a reply of a category does: hold for a person (with the category as the reason), pause as
+#: a reply does, or (a claimed payment) hold until the payment arrives or the claim window ends.
+CategoryAction = Literal["hold", "reply", "verify"]
+
+
+def _default_categories() -> dict[str, CategoryAction]:
+    return {
+        "attorney": "hold",
+        "bankruptcy": "hold",
+        "complaint": "hold",
+        "hardship": "hold",
+        "deceased": "hold",
+        "dispute": "hold",
+        "paid": "verify",
+    }
+
+
+class PromiseReminderSpec(_Strict):
+    """A reminder on the promised day itself, with its own template."""
+
+    channel: str = "sms"
+    template: str = "promise_due"
+
+
 class ResponsesSpec(_Strict):
+    #: ``debtor``: a reply's promise, acknowledgement or dispute applies to all of the person's live
+    #: loans; ``case``: only to the loan it answers
+    scope: Literal["debtor", "case"] = "debtor"
+    #: what each kind of reply does (see CategoryAction); unnamed kinds keep their defaults
+    categories: dict[str, CategoryAction] = Field(default_factory=_default_categories)
+    #: how long a claimed payment holds the case before the ladder resumes without it
+    claim_window: Duration = timedelta(days=3)
+    #: promises a loan may make before the next one is handled by beyond_max_promises
+    max_promises: int = Field(default=3, ge=1, le=20)
+    beyond_max_promises: Literal["reply", "handoff"] = "handoff"
+    #: a reminder on the promised day (null: none)
+    promise_reminder: PromiseReminderSpec | None = Field(default_factory=PromiseReminderSpec)
     promise_grace: Duration = timedelta(days=1)
     reply_pause: Duration | None = None
     promise_days: int = Field(default=3, ge=0, le=366)
@@ -157,7 +213,21 @@ class ResponsesSpec(_Strict):
             raise ValueError("promise_grace must be between 0 and 31d")
         if timedelta(days=self.promise_days) > self.promise_horizon:
             raise ValueError("promise_days must not reach past promise_horizon")
+        if not timedelta(hours=1) <= self.claim_window <= timedelta(days=31):
+            raise ValueError("claim_window must be between 1h and 31d")
+        unknown = sorted(set(self.categories) - _CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown reply categories {unknown} (known: {sorted(_CATEGORIES)})")
+        verify = [k for k, v in self.categories.items() if v == "verify" and k != "paid"]
+        if verify:
+            raise ValueError(f"only a claimed payment (paid) can be verified, not {verify}")
         return self
+
+
+#: The reply kinds whose action a policy may choose.
+_CATEGORIES = frozenset(
+    {"attorney", "bankruptcy", "complaint", "hardship", "deceased", "dispute", "paid", "help"}
+)
 
 
 class ContactSpec(_Strict):
@@ -185,12 +255,35 @@ class LimitsSpec(_Strict):
         return value
 
 
+class DeadlineSpec(_Strict):
+    """The repayment deadline a reminder names: ``after`` a starting day.
+
+    ``from: today`` moves with each message (the day it is sent); ``due_date``
+    is fixed per loan; ``import`` takes the case's own ``deadline`` column,
+    falling back to the due date plus ``after`` when a case has none.
+    """
+
+    from_: Literal["today", "due_date", "import"] = Field(default="today", alias="from")
+    after: Duration = timedelta(days=3)
+
+
+def _deadline(value: Any) -> Any:
+    """``deadline: 3d`` is the older spelling of ``{from: today, after: 3d}``."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return {"from": "today", "after": value}
+    return value
+
+
 class PolicySpec(_Strict):
     name: str
     description: str | None = None
     preset: Annotated[list[str], BeforeValidator(_listify)] = Field(default_factory=lambda: ["conservative"])
     default_timezone: str | None = None
-    deadline: Duration = timedelta(days=3)
+    deadline: Annotated[DeadlineSpec, BeforeValidator(_deadline)] = Field(default_factory=DeadlineSpec)
+    #: several loans of one person due on the same channel at once go in one message
+    combine: bool = True
+    #: which of a person's loans a scarce contact serves first (a number: larger first)
+    priority: str = "amount_due * days_overdue"
     quiet_hours: Annotated[list[QuietSpec], BeforeValidator(_listify)] = Field(default_factory=list)
     caps: list[CapSpec] = Field(default_factory=list)
     cooldowns: list[CooldownSpec] = Field(default_factory=list)

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from dunning.core.domain.model import Event
+from dunning.core.domain.standing import RIGHTS
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.store import Store
 from dunning.core.store.schema import audit, cases
@@ -42,14 +44,23 @@ class TimelineEntry:
 
 
 def timeline(store: Store, case_id: str, default_timezone: str | None = None) -> list[TimelineEntry] | None:
-    """The case's timeline, oldest first; None when there is no such case."""
+    """The case's timeline, oldest first; None when there is no such case.
+
+    Besides the case's own record, it shows the rights recorded elsewhere that
+    bind it: the person's opt-outs made on another of their loans, and those
+    recorded on one of its contact points by anyone who shares it.
+    """
     with store.read() as conn:
-        case = conn.execute(select(cases.c.timezone, cases.c.phone).where(cases.c.case_id == case_id)).first()
+        case = conn.execute(
+            select(cases.c.timezone, cases.c.phone, cases.c.push_token, cases.c.debtor_id).where(
+                cases.c.case_id == case_id
+            )
+        ).first()
         if case is None:
             return None
         zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
         rows = conn.execute(select(audit).where(audit.c.case_id == case_id).order_by(audit.c.at, audit.c.id))
-        return [
+        own = [
             TimelineEntry(
                 at=row.at,
                 local=row.at.astimezone(zone),
@@ -63,3 +74,33 @@ def timeline(store: Store, case_id: str, default_timezone: str | None = None) ->
             )
             for row in rows
         ]
+        addresses = [a for a in (case.phone, case.push_token) if a]
+        bound = [
+            _binding(event, case.debtor_id, zone)
+            for event in store.rights_events(conn, case.debtor_id, addresses)
+            if event.case_id != case_id
+            and (event.address is None or event.address in addresses)
+            and event.kind in RIGHTS
+        ]
+    return sorted(own + bound, key=lambda entry: entry.at)
+
+
+def _binding(event: Event, debtor_id: str, zone: Any) -> TimelineEntry:
+    """A right recorded elsewhere that binds this case: on the person, or on a shared contact point."""
+    scope = (
+        "person" if event.address is None else ("number" if event.debtor_id == debtor_id else "shared_number")
+    )
+    return TimelineEntry(
+        at=event.at,
+        local=event.at.astimezone(zone),
+        kind="event",
+        action=str(event.kind),
+        channel=event.channel,
+        step=None,
+        rule=scope,
+        intent_id=None,
+        detail={
+            "source": event.source,
+            "recorded_on": "another loan" if event.debtor_id == debtor_id else "another person",
+        },
+    )

@@ -17,9 +17,10 @@ until a status callback or reconciliation settles it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -28,10 +29,11 @@ from sqlalchemy import Connection
 from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.content.masking import mask_address
 from dunning.core.content.sms import sms_shape
-from dunning.core.content.templating import render_context
+from dunning.core.content.templating import loan_fields, render_context
 from dunning.core.domain.engine import outstanding, recheck
 from dunning.core.domain.model import Case, History, IntentState
 from dunning.core.domain.responses import event_for_delivery_error
+from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     DeliveryError,
@@ -39,6 +41,7 @@ from dunning.core.errors import (
     TemplateError,
     TransientDeliveryError,
 )
+from dunning.core.runtime import combined
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import describe
@@ -84,23 +87,33 @@ def deliver(rt: Runtime, intent_id: str, case_id: str | None = None) -> Delivery
         if row is None or row.state not in _TAKEABLE:
             return Delivery(Outcome.SKIPPED, None if row is None else row.state)
         case_id = row.case_id
-    with store.connection() as conn, store.gate.shared(conn, case_id):
+    joined: list[tuple[str, str]] = []
+    if rt.policy.combine:
+        with store.read() as conn:
+            joined = combined.joined_to(rt, conn, intent_id)
+    with store.connection() as conn, combined.gates(rt, conn, [case_id, *(c for _, c in joined)]):
         try:
-            taken = _take(rt, conn, intent_id, case_id)
+            taken = _take(rt, conn, intent_id, case_id, joined)
         except Exception as exc:
             if is_outage(exc):
                 raise  # the store is away: the broker (or the sweeper) brings the intent back
             return _broken(rt, conn, intent_id, exc)
         if isinstance(taken, Delivery):
             return taken
-        intent, case, channel, message = taken
-        return _send(rt, conn, intent, case, channel, message)
+        intent, case, channel, message, ready = taken
+        result = _send(rt, conn, intent, case, channel, message)
+    combined.mirror(rt, intent_id, ready)
+    return result
 
 
 def _take(
-    rt: Runtime, conn: Connection, intent_id: str, case_id: str
-) -> Delivery | tuple[Any, Case, Channel, OutboundMessage]:
-    """Lock the intent, re-check it against the freshest history, render it, and lease it."""
+    rt: Runtime, conn: Connection, intent_id: str, case_id: str, joined: Sequence[tuple[str, str]] = ()
+) -> Delivery | tuple[Any, Case, Channel, OutboundMessage, list[combined.Joined]]:
+    """Lock the intent, re-check it against the freshest history, render it, and lease it.
+
+    ``joined`` are other loans of the person going in this message: each is
+    re-checked too, and those still due are rendered into it and leased with it.
+    """
     store = rt.store
     now = rt.now()
     with conn.begin():
@@ -120,28 +133,26 @@ def _take(
         history = store.histories(conn, [case], rt.settling)[case.case_id]
         verdict = recheck(case, history, rt.policy, channel=intent.channel, intent_id=intent_id, now=now)
         if verdict is not None:
+            combined.release(rt, conn, joined, now)
             return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)
+        ready, refused = combined.take_joined(rt, conn, joined, intent.channel, now)
+        for other, why in refused:
+            _not_now(rt, conn, other, why.kind, why.rule or why.kind, why.until, now)
         try:
-            message = _message(rt, intent, case, channel, history, now)
+            message = _message(rt, intent, case, channel, history, now, combined.loans_of(rt, ready, now))
         except TemplateError as exc:
             log.error("intent %s: template %s did not render: %s", intent_id, intent.template, exc)
+            combined.release(rt, conn, joined, now)
             return _fail_in(rt, conn, intent, now, "template_error", None, str(exc))
         wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
         if wait is not None:
             return _over_limit_in(rt, conn, intent, wait, now)
-        lease: dict[str, Any] = {
-            "state": IntentState.SENDING,
-            "lease_until": now + timedelta(seconds=rt.settings.lease_seconds),
-            "lease_owner": rt.owner,
-            "attempts": intent.attempts + 1,
-            "address": message.to,
-        }
-        if channel.can_reconcile:
-            # The provider can tell later whether it arrived, so the call may be marked as
-            # started in this same transaction (one commit fewer per reminder).
-            lease["call_started_at"] = now
-        store.update_intent(conn, intent_id, now, **lease)
-    return intent, case, channel, message
+        # The provider can tell later whether it arrived, so the call may be marked as
+        # started in this same transaction (one commit fewer per reminder).
+        lease = combined.lease_values(rt, message.to, now, channel.can_reconcile)
+        store.update_intent(conn, intent_id, now, **lease, attempts=intent.attempts + 1)
+        combined.lease(rt, conn, ready, lease, now)
+    return intent, case, channel, message, ready
 
 
 def _broken(rt: Runtime, conn: Connection, intent_id: str, error: Exception) -> Delivery:
@@ -232,19 +243,31 @@ def _send(
 
 
 def _message(
-    rt: Runtime, intent: Any, case: Case, channel: Channel, history: History, now: datetime
+    rt: Runtime,
+    intent: Any,
+    case: Case,
+    channel: Channel,
+    history: History,
+    now: datetime,
+    joined: Sequence[tuple[Case, Decimal]] = (),
 ) -> OutboundMessage:
     address = channel.address(case)
     if not address:
         raise TemplateError(f"no {channel.spec().contact_kind} for case {case.case_id}")
     amount, _ = outstanding(case, [e for e in history.events if e.at <= now])
+    loans: list[dict[str, Any]] = []
+    if joined:
+        zone = candidate_zones(case.timezone, case.phone, rt.policy.default_timezone)[0]
+        today = now.astimezone(zone).date()
+        loans = [loan_fields(c, owed, today, rt.policy.deadline) for c, owed in [(case, amount), *joined]]
     context = render_context(
         case,
         amount=amount,
         now=now,
-        deadline_after=rt.policy.deadline_after,
+        deadline=rt.policy.deadline,
         contact=rt.policy.contact,
         default_timezone=rt.policy.default_timezone,
+        loans=loans,
     )
     cls = rt.registry.channels.get(intent.channel)
     parts = cls.template_parts if cls is not None else ("body",)

@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from dunning.core.domain.engine import Decision, decide
+from dunning.core.domain.engine import Decision, decide, facts_for
 from dunning.core.domain.model import Case, Contact, ContactStatus, History, IntentState
 from dunning.core.errors import DeliveryError
+from dunning.core.policy.conditions import ConditionError
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.store.cases import DueCase
@@ -111,8 +113,14 @@ def _decide_batch(
     for _case, decision in fresh:
         report.actions.update(a.kind for a in decision.actions)
     if planned:
-        going = {a.intent_id: (a.channel or "", c.case_id) for c, d in fresh for a in d.sends}
-        report.handed_over += hand_over(rt, [(i, *going[i]) for i in planned], now)
+        # A loan that joined another's message goes with it: only the message's own intent is handed over.
+        going = {
+            a.intent_id: (a.channel or "", c.case_id)
+            for c, d in fresh
+            for a in d.sends
+            if a.message_id in (None, a.intent_id)
+        }
+        report.handed_over += hand_over(rt, [(i, *going[i]) for i in planned if i in going], now)
 
 
 def _write_decisions(
@@ -179,7 +187,7 @@ def _decide_in_order(
     planned: dict[str, list[Contact]] = {}
     decided = []
     faults = []
-    for due in page:
+    for due in by_priority(rt, page, histories, now):
         case = due.case
         history = histories[case.case_id]
         extra = planned.get(case.debtor_id)
@@ -197,6 +205,42 @@ def _decide_in_order(
     return decided, faults
 
 
+def by_priority(
+    rt: Runtime, page: Sequence[DueCase], histories: dict[str, History], now: datetime
+) -> list[DueCase]:
+    """The page with each person's loans in the policy's priority order (larger first).
+
+    Decided in this order, a scarce contact (a cap that allows fewer contacts
+    than the person has loans due) serves the loan that matters most — by
+    default the amount times the days overdue — and the others join its
+    message or wait. People keep the page's order.
+    """
+    priority = rt.policy.priority
+    if priority is None:
+        return list(page)
+    groups: dict[str, list[DueCase]] = {}
+    for due in page:
+        groups.setdefault(due.case.debtor_id, []).append(due)
+    ordered: list[DueCase] = []
+    for loans in groups.values():
+        if len(loans) > 1:
+            loans.sort(
+                key=lambda due: (-_priority(rt, due, histories, now), due.case.due_date, due.case.case_id)
+            )
+        ordered += loans
+    return ordered
+
+
+def _priority(rt: Runtime, due: DueCase, histories: dict[str, History], now: datetime) -> Decimal:
+    """A loan's priority under the policy; a case whose priority cannot be computed comes last."""
+    assert rt.policy.priority is not None
+    try:
+        value = rt.policy.priority.value(facts_for(due.case, histories[due.case.case_id], rt.policy, now))
+        return Decimal(str(value)) if value is not None else Decimal("-Infinity")
+    except (ConditionError, ArithmeticError, ValueError):
+        return Decimal("-Infinity")
+
+
 def _pending_contact(case: Case, action: Any, now: datetime) -> Contact:
     return Contact(
         intent_id=action.intent_id,
@@ -208,6 +252,7 @@ def _pending_contact(case: Case, action: Any, now: datetime) -> Contact:
         seq=action.seq,
         at=now,
         status=ContactStatus.PENDING,
+        message_id=action.message_id,
     )
 
 
@@ -241,6 +286,7 @@ def _intent_rows(case: Case, decision: Decision, now: datetime) -> list[dict[str
             "seq": a.seq,
             "template": a.template,
             "variant": a.variant,
+            "message_id": a.message_id or a.intent_id,
             "state": IntentState.PLANNED,
             "planned_at": now,
             "not_before": now,

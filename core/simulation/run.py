@@ -110,7 +110,7 @@ def _segment_counter(templates: TemplateLibrary, policy: Policy) -> SegmentCount
                 case,
                 amount=case.amount_due,
                 now=at,
-                deadline_after=policy.deadline_after,
+                deadline=policy.deadline,
                 contact=policy.contact,
                 default_timezone=policy.default_timezone,
             )

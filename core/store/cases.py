@@ -63,6 +63,7 @@ def case_values(case: Case) -> dict[str, Any]:
         "contact": case.contact,
         "tags": list(case.tags),
         "contacts": dict(case.contacts),
+        "deadline": case.deadline,
     }
 
 
@@ -86,6 +87,7 @@ def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) ->
         contacts=dict(m["contacts"] or {}),
         profile=profile or {},
         amount_as_of=m["amount_as_of"],
+        deadline=m["deadline"],
     )
 
 
@@ -164,6 +166,7 @@ class CasesMixin(StoreBase):
                 values["next_check_at"] = now  # new contact details may change the next move
             conn.execute(update(cases).where(cases.c.case_id == case_id).values(**values))
         self._upsert_debtors(conn, list(latest.values()), now)
+        self.upsert_contact_points(conn, list(latest.values()), now)  # type: ignore[attr-defined]
         return UpsertResult(inserted=len(fresh), updated=len(known))
 
     def _upsert_debtors(self, conn: Connection, chunk: Sequence[Case], now: datetime) -> None:

@@ -15,20 +15,39 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dunning.core.domain.model import Event, EventKind
 from dunning.core.errors import ConflictError, InputError
 from dunning.core.store.outbox import OutboxMixin
-from dunning.core.store.schema import cases, debtors, events, intents
+from dunning.core.store.schema import cases, contact_points, debtors, events, intents
 
 __all__ = ["EventsMixin", "Recorded", "event_values"]
 
 #: Events that concern the person's contact points, not one loan.
-_DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
+_DEBTOR_WIDE = (
+    EventKind.OPT_OUT,
+    EventKind.OPT_IN,
+    EventKind.CONSENT,
+    EventKind.WRONG_NUMBER,
+    EventKind.INVALID_CONTACT,
+)
+#: Who a person- or number-wide event reaches: its debtor, and the contact point it was recorded on.
+Reach = tuple[str, str | None]
+#: Rights recorded on a contact point: they bind everyone who shares it.
+_ON_CONTACT_POINT = (EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.CONSENT, EventKind.INVALID_CONTACT)
+
+
+def _reach_key(event: Event, debtor_of: Mapping[str, str]) -> Reach | None:
+    if event.kind not in _DEBTOR_WIDE:
+        return None
+    address = event.address if event.kind in _ON_CONTACT_POINT else None
+    return debtor_of[event.case_id or ""], address
+
+
 #: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans anew).
-_KEEPS_PLANS = (EventKind.RESUME, EventKind.HELP, EventKind.OPT_IN)
+_KEEPS_PLANS = (EventKind.RESUME, EventKind.HELP, EventKind.OPT_IN, EventKind.CONSENT)
 _ALL = (None, "", "all", "any")
 
 
@@ -80,14 +99,13 @@ class EventsMixin(OutboxMixin):
         for event in flat:
             if not event.case_id:
                 raise InputError("is required", field="case_id")
-        debtor_of, debtor_cases = self._gated_cases(flat)
-        gated = sorted({c for e in flat for c in self._gated_for(e, debtor_of, debtor_cases)})
+        debtor_of, reach = self._gated_cases(flat)
+        gated = sorted({c for e in flat for c in self._gated_for(e, debtor_of, reach)})
         for attempt in (1, 2):
             try:
                 with self.stop_transaction(gated) as conn:
                     return [
-                        self._record_group(conn, group, debtor_of, debtor_cases, source, now)
-                        for group in groups
+                        self._record_group(conn, group, debtor_of, reach, source, now) for group in groups
                     ]
             except IntegrityError:
                 # The same id recorded by a concurrent request between our check and our insert:
@@ -96,8 +114,12 @@ class EventsMixin(OutboxMixin):
                     raise
         raise AssertionError("unreachable")
 
-    def _gated_cases(self, batch: Sequence[Event]) -> tuple[dict[str, str], dict[str, list[str]]]:
-        """Each event's debtor, and every case of the debtors whose contact points an event concerns."""
+    def _gated_cases(self, batch: Sequence[Event]) -> tuple[dict[str, str], dict[Reach, list[str]]]:
+        """Each event's debtor, and the cases each person- or number-wide event reaches.
+
+        An opt-out reaches every case of its debtor and, when it was recorded on
+        a contact point, every case of everyone who shares that point.
+        """
         ids = sorted({e.case_id or "" for e in batch})
         with self.read() as conn:
             debtor_of: dict[str, str] = {}
@@ -109,29 +131,40 @@ class EventsMixin(OutboxMixin):
             unknown = [case_id for case_id in ids if case_id not in debtor_of]
             if unknown:
                 raise InputError(f"unknown case {unknown[0]!r}", field="case_id")
-            wide = sorted({debtor_of[e.case_id or ""] for e in batch if e.kind in _DEBTOR_WIDE})
-            debtor_cases: dict[str, list[str]] = {}
-            for debtor_id in wide:
-                debtor_cases[debtor_id] = list(
-                    conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id))
+            reach: dict[Reach, list[str]] = {}
+            for event in batch:
+                key = _reach_key(event, debtor_of)
+                if key is not None and key not in reach:
+                    reach[key] = self._reached(conn, *key)
+        return debtor_of, reach
+
+    def _reached(self, conn: Connection, debtor_id: str, address: str | None) -> list[str]:
+        debtors = {debtor_id}
+        if address is not None:
+            debtors |= set(
+                conn.scalars(select(contact_points.c.debtor_id).where(contact_points.c.address == address))
+            )
+            debtors |= set(
+                conn.scalars(
+                    select(cases.c.debtor_id).where(
+                        or_(cases.c.phone == address, cases.c.push_token == address)
+                    )
                 )
-        return debtor_of, debtor_cases
+            )
+        return sorted(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id.in_(sorted(debtors)))))
 
     @staticmethod
-    def _gated_for(
-        event: Event, debtor_of: Mapping[str, str], debtor_cases: Mapping[str, list[str]]
-    ) -> list[str]:
+    def _gated_for(event: Event, debtor_of: Mapping[str, str], reach: Mapping[Reach, list[str]]) -> list[str]:
+        key = _reach_key(event, debtor_of)
         case_id = event.case_id or ""
-        if event.kind in _DEBTOR_WIDE:
-            return debtor_cases.get(debtor_of[case_id], [case_id])
-        return [case_id]
+        return reach.get(key, [case_id]) if key is not None else [case_id]
 
     def _record_group(
         self,
         conn: Connection,
         group: Sequence[Event],
         debtor_of: Mapping[str, str],
-        debtor_cases: Mapping[str, list[str]],
+        reach: Mapping[Reach, list[str]],
         source: str,
         now: datetime,
     ) -> list[Recorded]:
@@ -141,7 +174,7 @@ class EventsMixin(OutboxMixin):
             if index > 0 and out[0].duplicate:
                 out.append(Recorded(event, duplicate=True, debtor_id=debtor_id))
                 continue
-            gated = self._gated_for(event, debtor_of, debtor_cases)
+            gated = self._gated_for(event, debtor_of, reach)
             out.append(self.record_event_in(conn, event, debtor_id, gated, source=source, now=now))
         return out
 
@@ -150,8 +183,9 @@ class EventsMixin(OutboxMixin):
         debtor_id = conn.scalar(select(cases.c.debtor_id).where(cases.c.case_id == event.case_id))
         if debtor_id is None:
             raise InputError(f"unknown case {event.case_id!r}", field="case_id")
-        debtor_cases = list(conn.scalars(select(cases.c.case_id).where(cases.c.debtor_id == debtor_id)))
-        return self.record_event_in(conn, event, debtor_id, debtor_cases, source="provider", now=now)
+        key = _reach_key(event, {event.case_id or "": debtor_id})
+        reached = self._reached(conn, *key) if key is not None else [event.case_id or ""]
+        return self.record_event_in(conn, event, debtor_id, reached, source="provider", now=now)
 
     def record_event_in(
         self,
@@ -223,12 +257,13 @@ class EventsMixin(OutboxMixin):
                 self._count_cure(conn, case_id, debtor_id, event, case)
                 recorded.status = "paid"
                 return recorded
-        elif kind == EventKind.OPT_OUT:
-            where = [intents.c.debtor_id == debtor_id]
+        elif kind in (EventKind.OPT_OUT, EventKind.INVALID_CONTACT):
+            # Everything planned for the people it reaches on that channel: the engine plans anew.
+            where: list[Any] = [intents.c.case_id.in_(debtor_cases)]
             if event.channel not in _ALL:
                 where.append(intents.c.channel == event.channel)
-            recorded.cancelled = self.cancel_where(conn, *where, reason="opt_out", now=now)
-        elif kind in (EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT):
+            recorded.cancelled = self.cancel_where(conn, *where, reason=str(kind), now=now)
+        elif kind == EventKind.WRONG_NUMBER:
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.debtor_id == debtor_id, reason=str(kind), now=now
             )
@@ -355,6 +390,7 @@ def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> di
         "text": event.text,
         "address": event.address,
         "intent_id": event.intent_id,
+        "reason": event.reason,
         "source": source,
         "recorded_at": now,
         "fingerprint": event.fingerprint,

@@ -14,9 +14,21 @@ from dunning.core.store.schema import events, intents
 
 __all__ = ["HistoryMixin", "contact_from_row", "event_from_row"]
 
-#: Events about a person's contact point, which apply to all of their cases.
+#: Events about the person or their contact points, which apply to all of their cases (and a
+#: conversation, which a per-debtor cool-down counts whichever loan it was about).
 DEBTOR_WIDE = frozenset(
-    {EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT}
+    {
+        EventKind.OPT_OUT,
+        EventKind.OPT_IN,
+        EventKind.CONSENT,
+        EventKind.WRONG_NUMBER,
+        EventKind.INVALID_CONTACT,
+        EventKind.CONVERSATION,
+    }
+)
+#: Rights recorded on a contact point, which bind everyone who shares it.
+ON_CONTACT_POINT = frozenset(
+    {EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.CONSENT, EventKind.INVALID_CONTACT}
 )
 CHUNK = 500
 
@@ -47,6 +59,9 @@ def event_from_row(row: Row[Any]) -> Event:
         address=m["address"],
         intent_id=m["intent_id"],
         event_id=m["event_id"],
+        debtor_id=m["debtor_id"],
+        reason=m["reason"],
+        source=m["source"],
     )
 
 
@@ -72,7 +87,14 @@ def contact_from_row(row: Row[Any], settling: Collection[str] = ()) -> Contact:
         at=m["contact_at"],
         status=status,
         connected=bool(m["connected"]),
+        message_id=m["message_id"],
     )
+
+
+def addresses_of(case: Case) -> list[str]:
+    """Every contact point a case names: its phone, push token and other addresses."""
+    found = [case.phone, case.push_token, *case.contacts.values()]
+    return [address for address in found if address]
 
 
 class HistoryMixin(StoreBase):
@@ -96,12 +118,34 @@ class HistoryMixin(StoreBase):
                 debtor_events[row.debtor_id].append(event_from_row(row))
             for row in conn.execute(select(intents).where(intents.c.debtor_id.in_(chunk))):
                 debtor_contacts[row.debtor_id].append(contact_from_row(row, settling))
+        shared = self._shared_rights(conn, batch, set(debtor_ids))
         out = {}
         for debtor_id, its_cases in by_debtor.items():
             contacts = tuple(debtor_contacts[debtor_id])
             for case in its_cases:
-                case_events = tuple(
+                mine = [
                     e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE
-                )
-                out[case.case_id] = History(case_events, contacts)
+                ]
+                others = [e for address in addresses_of(case) for e in shared.get(address, ())]
+                out[case.case_id] = History(tuple(mine + others), contacts)
         return out
+
+    def _shared_rights(
+        self, conn: Connection, batch: Sequence[Case], known: set[str]
+    ) -> dict[str, list[Event]]:
+        """Rights recorded on the batch's contact points by *other* debtors (a shared number)."""
+        addresses = sorted({a for case in batch for a in addresses_of(case)})
+        found: dict[str, list[Event]] = defaultdict(list)
+        for start in range(0, len(addresses), CHUNK):
+            query = (
+                select(events)
+                .where(
+                    events.c.address.in_(addresses[start : start + CHUNK]),
+                    events.c.kind.in_([str(k) for k in ON_CONTACT_POINT]),
+                )
+                .order_by(events.c.at, events.c.id)
+            )
+            for row in conn.execute(query):
+                if row.debtor_id not in known:
+                    found[row.address].append(event_from_row(row))
+        return found

@@ -82,7 +82,9 @@ class OutboxMixin(StoreBase):
                 or_(
                     and_(intents.c.state == IntentState.PLANNED, intents.c.not_before <= now),
                     and_(intents.c.state == IntentState.ENQUEUED, intents.c.enqueued_at <= now - stale),
-                )
+                ),
+                # A loan that joined another's message is delivered with it, never on its own.
+                or_(intents.c.message_id.is_(None), intents.c.message_id == intents.c.intent_id),
             )
             .order_by(intents.c.not_before)
             .limit(limit)

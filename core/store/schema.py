@@ -117,6 +117,20 @@ debtors = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+#: Each debtor's contact points (numbers, push tokens, addresses) as their cases name them: a
+#: number two debtors share has two rows, and rights recorded on it reach both.
+contact_points = Table(
+    "contact_points",
+    metadata,
+    Column("debtor_id", String(128), primary_key=True),
+    #: phone | push_token | email | a channel plugin's own kind
+    Column("kind", String(32), primary_key=True),
+    Column("address", String(512), primary_key=True),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Index("ix_contact_points_kind_address", "kind", "address"),
+)
+
 cases = Table(
     "cases",
     metadata,
@@ -156,6 +170,8 @@ cases = Table(
     Column("fault", String(512)),
     #: when the case was parked for a failure (None: not quarantined)
     Column("quarantined_at", UTCDateTime, index=True),
+    #: the repayment deadline the lender set for this loan, when its import names one
+    Column("deadline", Date),
     Index("ix_cases_due", "next_check_at", "case_id"),
 )
 
@@ -174,8 +190,11 @@ events = Table(
     Column("date", Date),
     Column("channel", String(64)),
     Column("text", Text),
-    Column("address", String(512)),
+    #: the contact point a right (opt-out, wrong number, ...) was recorded on
+    Column("address", String(512), index=True),
     Column("intent_id", String(64)),
+    #: why a case is held for a person (attorney, bankruptcy, ...), for a hold
+    Column("reason", String(64)),
     #: api | webhook | cli | import | runtime
     Column("source", String(32), nullable=False),
     #: a digest of what the sender said: the same id with another body is a conflict
@@ -197,6 +216,9 @@ intents = Table(
     Column("seq", Integer, nullable=False),
     Column("template", String(128), nullable=False),
     Column("variant", String(64)),
+    #: the message this reminder went in: its own id, or the id of the combined message of
+    #: several loans of one debtor (the one that is handed to the broker)
+    Column("message_id", String(64), index=True),
     #: the contact point it was sent to (for reconciliation and the audit)
     Column("address", String(512)),
     #: see dunning.core.domain.model.IntentState

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dunning.core.store.cases import CasesMixin
 from dunning.core.store.events import EventsMixin
 from dunning.core.store.history import HistoryMixin
+from dunning.core.store.people import PeopleMixin
 from dunning.core.store.quarantine import QuarantineMixin
 
 __all__ = ["Store", "open_store"]
 
 
-class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin):
+class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
