@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TextIO
 
 from dunning.core.errors import ConfigError
 from dunning.core.runtime.jsonlog import JsonFormatter
 from dunning.core.runtime.redaction import RedactingFilter
 
-__all__ = ["LOG_FORMAT", "LOG_FORMATS", "configure_logging", "log_format", "verbosity"]
+__all__ = ["LOG_FORMAT", "LOG_FORMATS", "configure_logging", "log_format", "log_handler", "verbosity"]
 
 #: One text format for every process; the process name tells a worker's children apart.
 LOG_FORMAT = "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"
@@ -50,10 +51,15 @@ def configure_logging(level: int) -> None:
         return
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = log_handler(sys.stderr, log_format())
     handler.set_name(_OURS)
-    handler.addFilter(RedactingFilter())
-    json_lines = log_format() == "json"
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
     root.setLevel(level)
+
+
+def log_handler(stream: TextIO, fmt: str) -> logging.Handler:
+    """A handler writing to ``stream`` in ``fmt`` (``text`` or ``json``), personal data masked."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(LOG_FORMAT))
+    return handler
