@@ -273,3 +273,33 @@ def test_given_a_store_without_its_schema_then_the_api_is_live_but_not_ready(tmp
     assert live.status_code == 200
     assert ready.status_code == old.status_code == 503
     assert ready.json() == {"store": "ok", "schema": "down", "broker": "ok"}
+
+
+# ---------------------------------------------------------------- secrets from files
+
+
+def test_given_secrets_mounted_as_files_then_settings_read_them(tmp_path, monkeypatch):
+    from dunning.core.errors import ConfigError
+    from dunning.core.settings import load_settings
+
+    # Given the API tokens (one a line) and the Twilio auth token as files, as compose mounts them
+    (tmp_path / "api_tokens").write_text("tok-a\ntok-b\n")
+    (tmp_path / "twilio_auth_token").write_text("s3cret\n")
+    monkeypatch.setenv("DUNNING_API_TOKENS_FILE", str(tmp_path / "api_tokens"))
+    monkeypatch.setenv("DUNNING_TWILIO_AUTH_TOKEN_FILE", str(tmp_path / "twilio_auth_token"))
+    monkeypatch.delenv("DUNNING_API_TOKENS", raising=False)
+    monkeypatch.delenv("DUNNING_TWILIO_AUTH_TOKEN", raising=False)
+    # Then the settings hold their content
+    settings = load_settings()
+    assert [t.get_secret_value() for t in settings.api_tokens] == ["tok-a", "tok-b"]
+    assert (
+        settings.twilio_auth_token is not None and settings.twilio_auth_token.get_secret_value() == "s3cret"
+    )
+    # And naming the value too, or a file that is not there, is refused naming the variable
+    monkeypatch.setenv("DUNNING_TWILIO_AUTH_TOKEN", "other")
+    with pytest.raises(ConfigError, match="DUNNING_TWILIO_AUTH_TOKEN and DUNNING_TWILIO_AUTH_TOKEN_FILE"):
+        load_settings()
+    monkeypatch.delenv("DUNNING_TWILIO_AUTH_TOKEN")
+    monkeypatch.setenv("DUNNING_API_TOKENS_FILE", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="DUNNING_API_TOKENS_FILE: cannot read"):
+        load_settings()
