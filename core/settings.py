@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dunning.core.errors import ConfigError
+from dunning.core.secret_files import SecretFiles
 
 __all__ = ["Settings", "load_settings"]
 
@@ -46,6 +47,8 @@ class Settings(BaseSettings):
     dry_run: bool = False
     public_url: str = "http://127.0.0.1:8000"
     api_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    #: ``text`` or ``json`` (one object a line); logging reads and checks it from the environment itself
+    log_format: str = "text"
 
     # -------------------------------------------------------------- runtime
     tick_seconds: float = 30.0
@@ -93,6 +96,19 @@ class Settings(BaseSettings):
     cost_push: Decimal = Decimal("0")
     cost_voice: Decimal = Decimal("0.014")
     cost_currency: str = "USD"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then ``DUNNING_*_FILE`` files (mounted secrets), then the settings file."""
+        files = SecretFiles(settings_cls)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("plugins", "rate_limits", mode="before")
     @classmethod

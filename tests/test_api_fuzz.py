@@ -66,7 +66,7 @@ SEEDED = ("C-1", "C-2")
 EXAMPLES = 30
 
 #: Every lender-facing operation, with the generation modes that can produce its inputs
-#: (``/healthz`` takes none, so it has no invalid form).
+#: (the health checks take none, so they have no invalid form).
 OPERATIONS = [
     ("POST", "/v1/events", GenerationMode.POSITIVE),
     ("POST", "/v1/events", GenerationMode.NEGATIVE),
@@ -79,6 +79,8 @@ OPERATIONS = [
     ("GET", "/v1/cases/{case_id}/timeline", GenerationMode.POSITIVE),
     ("GET", "/v1/cases/{case_id}/timeline", GenerationMode.NEGATIVE),
     ("GET", "/healthz", GenerationMode.POSITIVE),
+    ("GET", "/livez", GenerationMode.POSITIVE),
+    ("GET", "/readyz", GenerationMode.POSITIVE),
 ]
 WEBHOOKS = [
     "/webhooks/twilio/sms/status",
@@ -217,7 +219,7 @@ def test_the_fuzzed_operations_are_every_lender_operation(api_schema):
     lender = {(method, path) for method, path in described if not path.startswith("/webhooks/")}
     assert lender == {(method, path) for method, path, _ in OPERATIONS}
     assert {(method, path) for method, path, mode in OPERATIONS if mode == GenerationMode.NEGATIVE} == {
-        (method, path) for method, path in lender if path != "/healthz"
+        (method, path) for method, path in lender if path not in ("/healthz", "/livez", "/readyz")
     }
     assert {path for _, path in described if path.startswith("/webhooks/")} == set(WEBHOOKS)
 

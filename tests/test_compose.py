@@ -86,7 +86,8 @@ def test_one_worker_service_per_channel_queue_with_health_checks_and_volumes(com
 
 
 def test_every_command_and_setting_exists(compose):
-    known = {f"DUNNING_{name.upper()}" for name in Settings.model_fields}
+    names = {f"DUNNING_{name.upper()}" for name in Settings.model_fields}
+    known = names | {name + "_FILE" for name in names}
     for name, service in compose["services"].items():
         command = service.get("command") or []
         if command and command[0] == "dunning":
@@ -94,3 +95,63 @@ def test_every_command_and_setting_exists(compose):
         environment = service.get("environment") or {}
         unknown = {key for key in environment if key.startswith("DUNNING_")} - known
         assert not unknown, f"{name}: unknown settings {unknown}"
+
+
+def dunning_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in compose["services"].items()
+        if (service.get("command") or [""])[0] == "dunning"
+    }
+
+
+def test_given_the_stack_then_every_long_running_service_has_a_health_check_that_dunning_understands(compose):
+    # Given every service of the stack
+    for name, service in compose["services"].items():
+        # Then each long-running one has a health check; the one-shot migration says it has none
+        if service.get("restart") == "no":
+            assert service["healthcheck"] == {"disable": True}, name
+            continue
+        assert service["healthcheck"]["test"], name
+    for name, service in dunning_services(compose).items():
+        test = service["healthcheck"].get("test")
+        if test is None:
+            continue
+        # And a dunning service's check is `dunning health`, asking an endpoint of the process itself
+        assert test[:3] == ["CMD", "dunning", "health"], name
+        assert test[3] in {p.opts[0] for p in cli.commands["health"].params if p.opts}, name
+        port = test[4].split(":")[2].split("/")[0]
+        command = service["command"]
+        assert port in command or (command[1] == "serve" and port == "8000"), (name, port, command)
+        if command[1] in ("worker", "scheduler"):
+            option = {p.opts[0] for p in cli.commands[command[1]].params if p.opts}
+            assert "--metrics-port" in option and command[command.index("--metrics-port") + 1] == port
+
+
+def test_given_the_stack_then_secrets_are_mounted_files_never_values(compose):
+    secret_settings = {
+        f"DUNNING_{name.upper()}"
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
+    declared = compose["secrets"]
+    for name, service in dunning_services(compose).items():
+        environment = service["environment"]
+        # Then no secret setting is passed by value
+        assert not secret_settings & set(environment), name
+        # And each secret setting comes from a file of a secret the service mounts
+        for secret in secret_settings:
+            path = environment[secret + "_FILE"]
+            mounted = path.removeprefix("/run/secrets/")
+            assert path.startswith("/run/secrets/") and mounted in service["secrets"], (name, secret)
+            assert "file" in declared[mounted], mounted
+        # And the FCM credentials file is mounted where DUNNING_FCM_CREDENTIALS can name it
+        assert "fcm_credentials" in service["secrets"], name
+
+
+def test_given_the_stack_then_nothing_runs_before_the_schema_is_migrated(compose):
+    assert compose["services"]["migrate"]["command"] == ["dunning", "db", "upgrade"]
+    for name, service in dunning_services(compose).items():
+        if name == "migrate":
+            continue
+        assert service["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}, name

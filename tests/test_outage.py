@@ -260,7 +260,7 @@ def test_given_the_store_gone_then_polled_health_and_metrics_log_one_line_each_a
             proxy.restore()
             # Then every poll says the store is down, and once back, that it is up
             assert set(polled) == {(503, 503)}
-            assert client.get("/healthz").json() == {"store": "ok", "broker": "ok"}
+            assert client.get("/healthz").json() == {"store": "ok", "schema": "ok", "broker": "ok"}
             assert client.get("/metrics").status_code == 200
         rt.close()
     # And the log tells each outage once, then its end

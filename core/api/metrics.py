@@ -1,70 +1,85 @@
-"""Prometheus metrics: intents by state, attempts by outcome, events by kind, rejected webhooks.
+"""``/metrics``: what this process counted, a gauge of parked cases, and the queues' backlog.
 
-The store's counts are read when Prometheus scrapes (the store is the truth,
-shared by every process); webhook rejections are counted in this process.
+Counters and histograms are kept in memory as work happens (see
+:mod:`dunning.core.runtime.metrics`): events recorded through this API,
+webhooks refused, and — under ``dunning serve --run`` — deliveries and ticks.
+A scrape adds two cheap reads: one indexed count of quarantined cases, and
+the backlog of the in-process broker's queues when there is one. It never
+counts whole tables.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from dunning.core.store import Store
-from dunning.core.store.schema import attempts, events, intents
+from dunning.core.runtime.backlog import BacklogCollector
+from dunning.core.runtime.outage import is_unavailable
+from dunning.core.runtime.runtime import Runtime
 
-__all__ = ["Metrics"]
+__all__ = ["QuarantineCollector", "exposition_registry", "install_metrics"]
 
 
-class _StoreCollector(Collector):
-    def __init__(self, store: Store) -> None:
-        self.store = store
+class QuarantineCollector(Collector):
+    """``dunning_cases_quarantined``: cases parked because deciding or rendering them failed."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        by_state = GaugeMetricFamily(
-            "dunning_intents", "Reminders in the outbox by state", labels=["channel", "state"]
-        )
-        by_outcome = GaugeMetricFamily(
-            "dunning_attempts", "Delivery attempts by outcome", labels=["channel", "outcome"]
-        )
-        by_kind = GaugeMetricFamily("dunning_events", "Recorded events by kind", labels=["kind"])
         parked = GaugeMetricFamily(
             "dunning_cases_quarantined", "Cases parked because deciding or rendering them failed"
         )
-        with self.store.read() as conn:
-            for channel, state, count in conn.execute(
-                select(intents.c.channel, intents.c.state, func.count()).group_by(
-                    intents.c.channel, intents.c.state
-                )
-            ):
-                by_state.add_metric([channel, state], count)
-            for channel, outcome, count in conn.execute(
-                select(attempts.c.channel, attempts.c.outcome, func.count()).group_by(
-                    attempts.c.channel, attempts.c.outcome
-                )
-            ):
-                by_outcome.add_metric([channel, outcome], count)
-            for kind, count in conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)):
-                by_kind.add_metric([kind], count)
-            parked.add_metric([], self.store.count_quarantined(conn))
-        yield by_state
-        yield by_outcome
-        yield by_kind
+        with self.rt.store.read() as conn:  # an index on quarantined_at makes this one cheap count
+            parked.add_metric([], self.rt.store.count_quarantined(conn))
         yield parked
 
 
-class Metrics:
-    """The registry an API app exposes at ``/metrics``."""
+def exposition_registry(rt: Runtime) -> CollectorRegistry:
+    """The process's own metrics, the quarantine gauge and the in-process broker's backlog."""
+    registry = CollectorRegistry()
+    registry.register(_Forward(rt.metrics.registry))
+    registry.register(QuarantineCollector(rt))
+    registry.register(BacklogCollector(lambda: _broker(rt), lambda: _queues(rt)))
+    return registry
 
-    def __init__(self, store: Store) -> None:
-        self.registry = CollectorRegistry()
-        self.registry.register(_StoreCollector(store))
-        self.webhook_rejected = Counter(
-            "dunning_webhook_rejections",
-            "Webhook requests refused for a bad signature",
-            ["endpoint"],
-            registry=self.registry,
-        )
+
+def install_metrics(app: FastAPI, rt: Runtime) -> None:
+    """Serve ``/metrics``; a store outage answers 503 and is logged once, however often it is scraped."""
+    registry = exposition_registry(rt)
+
+    @app.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    def metrics() -> Response:
+        try:
+            exposition = generate_latest(registry)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            rt.outages.failed("metrics", exc)
+            return Response("the store is unreachable\n", status_code=503, media_type="text/plain")
+        rt.outages.ok("metrics")
+        return Response(exposition, media_type=CONTENT_TYPE_LATEST)
+
+
+class _Forward(Collector):
+    """Collects another registry's metrics into this one."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.registry.collect()
+
+
+def _broker(rt: Runtime) -> Any:
+    return getattr(rt.dispatcher, "broker", None)
+
+
+def _queues(rt: Runtime) -> list[str]:
+    return list(getattr(rt.dispatcher, "queues", []))

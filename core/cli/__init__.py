@@ -29,6 +29,7 @@ def _register_commands() -> None:
         cases,
         channels,
         demo,
+        health,
         people,
         policy,
         quarantine,
@@ -56,6 +57,7 @@ def _register_commands() -> None:
     cli.add_command(workers.scheduler)
     cli.add_command(report.report_cmd)
     cli.add_command(simulate.simulate)
+    cli.add_command(health.health)
 
 
 _register_commands()

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -78,15 +86,20 @@ def _import(
     if not sys.stderr.isatty():
         return import_file(store, path, **options)
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
-        task = bar.add_task("importing", total=None)
-        return import_file(
-            store,
-            path,
-            progress=lambda n: bar.update(task, description=f"importing: {n:,} rows"),
-            **options,
-        )
+        task = bar.add_task("importing", total=os.path.getsize(path))
+
+        def advance(rows: int, read: int) -> None:
+            bar.update(task, completed=read, description=f"importing: {rows:,} rows")
+
+        return import_file(store, path, progress=advance, **options)
 
 
 def _origin(exc: Exception) -> str:

@@ -17,8 +17,14 @@ from dunning.core.cli.demo_scenario import run_demo
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the demo's SQLite store in this folder.")
 def demo(days: int, keep: str | None) -> None:
     """Import a sample portfolio, run the example policy over simulated days, print what happened."""
+    from importlib.util import find_spec
     from pathlib import Path
 
+    if find_spec("dunning.examples") is None:  # a runtime build, as in the container image
+        raise click.ClickException(
+            "the demo needs dunning's examples, which this installation leaves out: "
+            "run it where dunning was installed with pip"
+        )
     console = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
     started = time.monotonic()
     workdir = Path(keep) if keep else None

@@ -7,7 +7,7 @@ import threading
 import click
 
 from dunning.core.cli.app import App, parse_moment
-from dunning.core.runtime import build_runtime, sweep, tick
+from dunning.core.runtime import build_runtime, sweep, tick, tracing
 from dunning.core.runtime.dispatch import make_broker
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.runtime.runtime import system_clock
@@ -68,6 +68,7 @@ def tick_cmd(app: App, policy_path: str | None, dry_run: bool | None, now: str |
 @click.pass_obj
 def run_cmd(app: App, policy_path: str | None, dry_run: bool | None, threads: int | None) -> None:
     """Run the scheduler and an in-process worker until Ctrl-C (the embedded default)."""
+    tracing.start_tracing("embedded")
     rt = build_runtime(app.settings, policy_path=policy_path, dry_run=dry_run, echo=click.echo)
     runner = Embedded(rt, threads=threads)
     swept = runner.start()
@@ -90,6 +91,7 @@ def run_cmd(app: App, policy_path: str | None, dry_run: bool | None, threads: in
     finally:
         runner.stop()
         rt.close()
+        tracing.stop_tracing()
         click.echo("stopped")
 
 

@@ -7,7 +7,7 @@ import threading
 import click
 
 from dunning.core.cli.app import App
-from dunning.core.runtime import build_runtime
+from dunning.core.runtime import build_runtime, tracing
 
 
 @click.command()
@@ -22,6 +22,7 @@ def serve(app: App, host: str, port: int, policy_path: str | None, with_runner: 
 
     from dunning.core.api import create_app
 
+    tracing.start_tracing("api")
     rt = build_runtime(app.settings, policy_path=policy_path)
     broker_ping = None
     runner = None
@@ -53,3 +54,4 @@ def serve(app: App, host: str, port: int, policy_path: str | None, with_runner: 
         if runner is not None:
             runner.stop()
         rt.close()
+        tracing.stop_tracing()

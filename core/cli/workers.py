@@ -18,7 +18,9 @@ from dunning.core.runtime.processes import run_scheduler, run_workers
     help="Queues to serve (e.g. dunning.sms); default: every configured channel's.",
 )
 @click.option(
-    "--metrics-port", type=click.IntRange(1, 65535), help="Serve Dramatiq's Prometheus metrics here."
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics here: deliveries, provider errors, queue backlog, Dramatiq's own.",
 )
 @click.pass_obj
 def worker(app: App, processes: int, threads: int, queues: tuple[str, ...], metrics_port: int | None) -> None:
@@ -31,7 +33,12 @@ def worker(app: App, processes: int, threads: int, queues: tuple[str, ...], metr
 
 
 @click.command()
-def scheduler() -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus metrics here: tick durations, cases decided, queue backlog.",
+)
+def scheduler(metrics_port: int | None) -> None:
     """Plan reminders and hand them to the broker, every DUNNING_TICK_SECONDS, until stopped.
 
     It does not migrate the store: run `dunning db upgrade` first.
@@ -39,4 +46,4 @@ def scheduler() -> None:
     Several may run at once: DUNNING_SCHEDULER_PARTITIONS and DUNNING_SCHEDULER_PARTITION
     split the portfolio between them by a hash of the debtor id (a person stays with one).
     """
-    run_scheduler()
+    run_scheduler(metrics_port=metrics_port)

@@ -116,6 +116,11 @@ class CaseFile:
         if self._handle is not None:
             self._handle.close()
 
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file reading has come, in bytes (ahead of the rows by one read buffer)."""
+        return self._handle.tell() if self._handle is not None and not self._handle.closed else 0
+
     def __iter__(self) -> Iterator[tuple[Record, Case | None, str | None]]:
         seen = FirstLines()
         for record in self._records:
@@ -150,11 +155,12 @@ def import_file(
     rejects: str | Path | None = None,
     default_region: str | None = None,
     decimal: DecimalMark | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
     batch: int = BATCH,
 ) -> ImportReport:
     """Import ``path`` into ``store``; see the module docstring.
 
+    ``progress(rows, bytes_read)`` is called after each batch and at the end.
     Raises InputError when the file itself cannot be read; nothing is imported then.
     """
     path = Path(path)
@@ -168,8 +174,10 @@ def import_file(
                 if len(importer.pending) >= batch:
                     importer.flush()
                     if progress is not None:
-                        progress(report.rows)
+                        progress(report.rows, cases.bytes_read)
             importer.flush()
+            if progress is not None:
+                progress(report.rows, path.stat().st_size)
         finally:
             sink.close()
     return report

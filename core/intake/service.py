@@ -26,6 +26,7 @@ from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryErro
 from dunning.core.intake.callbacks import StatusCallback, conversation_event_id
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.telemetry import count_event
 from dunning.core.store.cases import LIVE
 from dunning.core.store.events import Recorded
 from dunning.core.store.schema import intents
@@ -97,6 +98,7 @@ class Intake:
 
     def _notify(self, event: Event) -> None:
         """Tell every observer; one that fails is logged and does not stop the others."""
+        count_event(self.rt, event.kind)
         for impl in self.rt.registry.pm.hook.dunning_on_event.get_hookimpls():
             try:
                 impl.function(event=event)

@@ -43,6 +43,7 @@ from dunning.core.errors import (
 )
 from dunning.core.runtime import combined
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.telemetry import provider_call
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import describe
 
@@ -207,7 +208,8 @@ def _send(
         with conn.begin():
             store.update_intent(conn, intent.intent_id, now, call_started_at=now)
     try:
-        receipt = channel.send(message)
+        with provider_call(rt, intent.channel):
+            receipt = channel.send(message)
     except PermanentDeliveryError as exc:
         return _permanent(rt, conn, intent, case, exc, message.to)
     except TransientDeliveryError as exc:

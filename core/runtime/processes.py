@@ -24,7 +24,11 @@ from multiprocessing.connection import Connection
 import dramatiq
 
 from dunning.core.errors import ConfigError, ProcessError
+from dunning.core.plugins import make_registry
+from dunning.core.runtime import tracing
+from dunning.core.runtime.backlog import BacklogCollector
 from dunning.core.runtime.dispatch import make_broker, ping_broker
+from dunning.core.runtime.exposition import MetricsServer, serve_registry, serve_worker_metrics
 from dunning.core.runtime.logs import configure_logging
 from dunning.core.runtime.runtime import Runtime, build_runtime
 from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round
@@ -83,6 +87,7 @@ def run_worker_process(
     stop_on_signals(stop)  # before starting: a SIGTERM meanwhile stops it as soon as it is up
     try:
         with starting(f"worker process {multiprocessing.current_process().name}"):
+            tracing.start_tracing("worker")
             worker, broker, rt, served = _start_worker(queues, threads, metrics)
     except ProcessError as exc:
         if reports is None:
@@ -97,6 +102,7 @@ def run_worker_process(
     worker.stop(timeout=int(rt.settings.lease_seconds * 1000))
     broker.close()
     rt.close()
+    tracing.stop_tracing()
 
 
 def _start_worker(
@@ -137,35 +143,49 @@ def run_workers(
     Raises :class:`ProcessError` when they cannot start or keep dying.
     """
     with starting("worker"):
-        make_broker(_require_broker(load_settings())).close()  # a bad setting fails once, here
-    exposition = None
-    if metrics_port is not None:
-        os.environ["dramatiq_prom_port"] = str(metrics_port)  # noqa: SIM112 - the name Dramatiq reads
-        from dramatiq.middleware.prometheus import _run_exposition_server
-
-        context = multiprocessing.get_context("spawn")
-        exposition = context.Process(target=_run_exposition_server, name="dunning-metrics", daemon=True)
-        exposition.start()
+        settings = load_settings()
+        broker = make_broker(_require_broker(settings))  # a bad setting fails once, here
+        exposition = _worker_metrics(metrics_port, broker, queues, settings)
     args = (list(queues) if queues else None, threads, metrics_port is not None, log_level)
     try:
         Supervisor(run_worker_process, args, processes).run()
     finally:
         if exposition is not None:
-            exposition.terminate()
+            exposition.close()
+        broker.close()
+
+
+def _worker_metrics(
+    port: int | None, broker: dramatiq.Broker, queues: Sequence[str] | None, settings: Settings
+) -> MetricsServer | None:
+    """Serve the worker processes' metrics, and the backlog of the queues they take from."""
+    if port is None:
+        return None
+    if not queues:
+        registry = make_registry(settings.plugins)
+        queues = sorted(
+            {cls.spec().queue_name for name, cls in registry.channels.items() if name != "outbox"}
+        )
+    return serve_worker_metrics(port, lambda: broker, queues)
 
 
 def _eventful(report: TickReport, swept: SweepReport) -> bool:
     return bool(report.cases or swept.handed_over or swept.requeued or swept.ambiguous)
 
 
-def run_scheduler(stop: threading.Event | None = None) -> None:
+def run_scheduler(stop: threading.Event | None = None, metrics_port: int | None = None) -> None:
     """Tick and sweep every ``tick_seconds`` until stopped, on this scheduler's partition."""
     stop = stop or threading.Event()
     stop_on_signals(stop)
     with starting("scheduler"):
         settings = load_settings()
+        tracing.start_tracing("scheduler")
         broker, rt = _connect(settings)
-        attach_broker(rt, broker)
+        dispatcher = attach_broker(rt, broker)
+        exposition = None
+        if metrics_port is not None:
+            rt.metrics.registry.register(BacklogCollector(lambda: broker, lambda: dispatcher.queues))
+            exposition = serve_registry(metrics_port, rt.metrics.registry)
     part = f"{settings.scheduler_partition + 1}/{max(1, settings.scheduler_partitions)}"
     log.info("scheduler %s ticking every %.1fs (partition %s)", os.getpid(), settings.tick_seconds, part)
     try:
@@ -175,5 +195,8 @@ def run_scheduler(stop: threading.Event | None = None) -> None:
                 log.info("tick: %s; sweep: %s", report, swept)
             stop.wait(settings.tick_seconds)
     finally:
+        if exposition is not None:
+            exposition.close()
         broker.close()
         rt.close()
+        tracing.stop_tracing()

@@ -22,6 +22,7 @@ from dunning.core.errors import ConfigError
 from dunning.core.plugins import Registry, hook_chooser, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
+from dunning.core.runtime.metrics import Metrics
 from dunning.core.runtime.outage import Outages
 from dunning.core.runtime.ratelimit import Limiters, parse_limits
 from dunning.core.settings import Settings, load_settings
@@ -58,6 +59,8 @@ class Runtime:
     limiters: Limiters | None = None
     #: Store, broker and provider failures going on, logged once per run and interval.
     outages: Outages = field(default_factory=Outages)
+    #: What this process counts and times as it works (``/metrics``, ``--metrics-port``).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def now(self) -> datetime:
         return self.clock()

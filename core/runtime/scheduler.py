@@ -23,6 +23,7 @@ from dunning.core.errors import DeliveryError
 from dunning.core.policy.conditions import ConditionError
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.telemetry import observed_tick
 from dunning.core.store.cases import DueCase
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import Fault, describe
@@ -346,8 +347,10 @@ def run_round(rt: Runtime) -> tuple[SweepReport | None, TickReport | None]:
     A failure is logged through the runtime's outages: once when it starts,
     a summary per interval while it goes on, and a line when it is over.
     """
-    swept = _guarded(rt, "sweep", sweep)
-    report = _guarded(rt, "tick", tick)
+    with observed_tick(rt) as seen:
+        swept = _guarded(rt, "sweep", sweep)
+        report = _guarded(rt, "tick", tick)
+        seen(report)
     return swept, report
 
 

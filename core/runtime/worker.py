@@ -6,10 +6,12 @@ from collections.abc import Callable, Sequence
 
 import dramatiq
 
+from dunning.core.runtime import tracing
 from dunning.core.runtime.delivery import Outcome, deliver
 from dunning.core.runtime.dispatch import Dispatcher
 from dunning.core.runtime.outage import is_unavailable
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.telemetry import observed_delivery
 
 __all__ = ["attach_broker", "delivery_actor"]
 
@@ -22,16 +24,18 @@ def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
     """
 
     def dunning_deliver(intent_id: str, case_id: str | None = None) -> None:
-        try:
-            result = deliver(rt, intent_id, case_id)
-        except Exception as exc:
-            if not is_unavailable(exc):
-                raise
-            # The store is the source of truth: the intent is still there, and the sweeper
-            # hands it over again (or settles a send it leaves in doubt) once the store is back.
-            # Retrying through the broker would only fill the log with the same failure.
-            rt.outages.failed("delivery", exc)
-            return
+        with observed_delivery(rt, channel, intent_id, case_id) as seen:
+            try:
+                result = deliver(rt, intent_id, case_id)
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                # The store is the source of truth: the intent is still there, and the sweeper
+                # hands it over again (or settles a send it leaves in doubt) once the store is back.
+                # Retrying through the broker would only fill the log with the same failure.
+                rt.outages.failed("delivery", exc)
+                return
+            seen(result)
         rt.outages.ok("delivery")
         if result.outcome == Outcome.RETRY:
             raise dramatiq.Retry(
@@ -44,7 +48,14 @@ def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
 def attach_broker(
     rt: Runtime, broker: dramatiq.Broker, *, channels: Sequence[str] | None = None
 ) -> Dispatcher:
-    """Give the runtime a dispatcher on ``broker``, with the delivery actors declared."""
+    """Give the runtime a dispatcher on ``broker``, with the delivery actors declared.
+
+    While tracing is on, messages carry the trace context from the tick to the delivery.
+    """
+    if tracing.active():
+        from dunning.core.runtime.trace_context import TraceContext
+
+        broker.add_middleware(TraceContext())
     specs = {name: rt.registry.channels[name].spec() for name in rt.channels}
     dispatcher = Dispatcher(broker, specs, rt.settings)
     dispatcher.declare_actors(lambda name: delivery_actor(rt, name), channels)
