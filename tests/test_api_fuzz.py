@@ -78,6 +78,8 @@ OPERATIONS = [
     ("GET", "/v1/cases/{case_id}", GenerationMode.NEGATIVE),
     ("GET", "/v1/cases/{case_id}/timeline", GenerationMode.POSITIVE),
     ("GET", "/v1/cases/{case_id}/timeline", GenerationMode.NEGATIVE),
+    ("GET", "/v1/debtors/{debtor_id}", GenerationMode.POSITIVE),
+    ("GET", "/v1/debtors/{debtor_id}", GenerationMode.NEGATIVE),
     ("GET", "/healthz", GenerationMode.POSITIVE),
     ("GET", "/livez", GenerationMode.POSITIVE),
     ("GET", "/readyz", GenerationMode.POSITIVE),
@@ -192,6 +194,8 @@ def aim(case: Any, pick: int, known_cases: list[str], known_intents: list[str]) 
         return
     if "case_id" in (case.path_parameters or {}) and _plausible(case.path_parameters["case_id"]):
         case.path_parameters["case_id"] = known_cases[pick]
+    if "debtor_id" in (case.path_parameters or {}) and _plausible(case.path_parameters["debtor_id"]):
+        case.path_parameters["debtor_id"] = f"D-{known_cases[pick].removeprefix('C-')}"
     body = case.body
     items = body.get("events") or body.get("cases") if isinstance(body, dict) else None
     for item in [body, *(items if isinstance(items, list) else [])]:

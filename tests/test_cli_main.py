@@ -36,11 +36,11 @@ def test_import_reports_bad_rows_by_line_and_lands_the_good_ones(env, tmp_path):
     )
     # Some rows were rejected: the exit status tells a script so (the good rows landed)
     assert result.returncode == 1, result.stderr
-    assert "30 row(s): 25 inserted, 0 updated, 5 rejected" in result.stdout
+    assert "32 row(s): 27 inserted, 0 updated, 5 rejected" in result.stdout
     assert f"{EXAMPLES / 'portfolio.csv'}:13: currency: 'RMBX' is not an ISO 4217 currency" in result.stderr
     assert "rejects" and (tmp_path / "rejects.csv").read_text(encoding="utf-8").count("\n") == 6
     again = dunning(env, "import", str(EXAMPLES / "portfolio.csv"))
-    assert "0 inserted, 25 updated, 5 rejected" in again.stdout
+    assert "0 inserted, 27 updated, 5 rejected" in again.stdout
 
 
 def test_tick_event_timeline_from_the_command_line(env):
@@ -105,7 +105,7 @@ def test_demo_runs_on_a_fresh_store_and_summarises(tmp_path):
     result = dunning(clean, "demo", "--days", "10", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "30 row(s): 25 inserted, 0 updated, 5 rejected" in out
+    assert "32 row(s): 27 inserted, 0 updated, 5 rejected" in out
     assert "← replied '退订' (opt_out)" in out and "← replied 'STOP' (opt_out)" in out
     assert "← paid in full" in out
     for label in (

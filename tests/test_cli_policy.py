@@ -32,7 +32,7 @@ def test_check_fails_with_file_line_and_field(tmp_path):
     )
     result = dunning("policy", "check", str(bad))
     assert result.returncode == 1
-    assert f"{bad}:24: ladders.gentle.steps[1].channel: unknown channel 'pager'" in result.stderr
+    assert f"{bad}:25: ladders.courtesy.steps[1].channel: unknown channel 'pager'" in result.stderr
 
 
 def test_check_warns_past_the_segment_limit_and_strict_fails(tmp_path):

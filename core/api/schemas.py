@@ -141,6 +141,7 @@ class CaseIn(_Strict):
     payment_url: Text | None = Field(default=None, max_length=1024)
     contact: Text | None = Field(default=None, max_length=256)
     tags: list[Text] = Field(default_factory=list, max_length=50)
+    deadline: Day | None = Field(default=None, description="The repayment deadline the lender set")
 
 
 class CasesIn(_Strict):

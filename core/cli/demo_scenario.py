@@ -39,8 +39,9 @@ __all__ = ["DemoResult", "run_demo"]
 START = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
 DAYS = 21
 STEP = timedelta(hours=1)
-#: Cases whose whole timeline the demo prints at the end.
-FEATURED = ("CN-1002", "EN-2002")
+#: Cases whose whole timeline the demo prints at the end: two loans reminded in one message,
+#: an opt-out, a courtesy reminder before the due date, a claimed payment held for verification.
+FEATURED = ("CN-1002", "EN-2002", "CN-1015", "CN-1014")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ SCRIPTS: dict[str, Script] = {
     "CN-1008": Script("sms", timedelta(hours=3), reply="打错了"),
     "CN-1010": Script("voice", timedelta(hours=1), pays="full"),
     "CN-1012": Script("sms", timedelta(hours=20), pays="full"),
+    # says it paid: held for verification until the payment feed shows it, a day later
+    "CN-1014": Script("sms", timedelta(hours=2), reply="我已经还款了", then_pays_in=timedelta(hours=26)),
+    # reminded before the due date, pays on time
+    "CN-1015": Script("sms", timedelta(hours=30), pays="full"),
     "EN-2001": Script(
         "sms", timedelta(hours=3), reply="I will pay tomorrow", then_pays_in=timedelta(hours=28)
     ),
@@ -74,6 +79,8 @@ SCRIPTS: dict[str, Script] = {
     "EN-2004": Script("push", timedelta(hours=1), pays="full"),
     "EN-2006": Script("sms", timedelta(hours=2), reply="not my debt"),
     "EN-2008": Script("sms", timedelta(hours=8), pays="full"),
+    # says it paid, never does: the ladder resumes when the claim window ends
+    "EN-2007": Script("sms", timedelta(hours=4), reply="I already paid"),
 }
 
 
@@ -225,14 +232,25 @@ def _summary(rt: Runtime) -> tuple[dict[str, int], dict[str, int]]:
         statuses: Counter[str] = Counter(
             dict(conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status)).all())
         )
-        rules = conn.execute(select(audit.c.action, audit.c.rule, audit.c.kind)).all()
+        rules = conn.execute(select(audit.c.action, audit.c.rule, audit.c.kind, audit.c.case_id)).all()
     deferred_quiet = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("quiet_hours"))
     deferred_caps = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("cap:"))
     deferred_holiday = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("holiday"))
+    with rt.store.read() as conn:
+        joined = conn.scalar(
+            select(func.count()).where(intents.c.state == "sent", intents.c.message_id != intents.c.intent_id)
+        )
+        courtesy = conn.scalar(
+            select(func.count()).where(intents.c.state == "sent", intents.c.template == "courtesy_notice")
+        )
+    claimed = len({r.case_id for r in rules if r.action == "hold" and r.rule == "payment_claimed"})
     replies = sum(1 for r in rules if r.kind == "event" and r.action == "reply")
     opt_outs = sum(1 for r in rules if r.kind == "event" and r.action == "opt_out")
     summary = {
         "reminders sent": sum(per_channel.values()),
+        "reminders before the due date": courtesy or 0,
+        "loans reminded in another loan's message": joined or 0,
+        "claimed payments held for verification": claimed,
         "deferred by quiet hours": deferred_quiet,
         "deferred by caps": deferred_caps,
         "deferred by holidays": deferred_holiday,

@@ -49,6 +49,7 @@ CASE_FIELDS = (
 OPTIONAL_FIELDS = (
     "contact",
     "email",
+    "deadline",
     "previous_cures",
     "broken_promises",
     "kept_promises",
@@ -168,10 +169,10 @@ def parse_date(value: Any, field: str) -> date:
         raise InputError(f"{shown(value)} is not a date (YYYY-MM-DD)", field=field) from exc
 
 
-def _due_date(value: Any) -> date:
-    day = parse_date(value, "due_date")
+def _due_date(value: Any, field: str = "due_date") -> date:
+    day = parse_date(value, field)
     if not EARLIEST <= day <= LATEST:
-        raise InputError(f"must be between {EARLIEST} and {LATEST}", field="due_date")
+        raise InputError(f"must be between {EARLIEST} and {LATEST}", field=field)
     return day
 
 
@@ -288,6 +289,7 @@ def parse_case(
         tags=_tags(row.get("tags")),
         contacts=_contacts(row, email),
         profile=profile,
+        deadline=_due_date(row["deadline"], "deadline") if row.get("deadline") not in (None, "") else None,
     )
 
 
@@ -358,6 +360,8 @@ def case_to_json(case: Case) -> dict[str, Any]:
         out["contact"] = case.contact
     if case.contacts.get("email"):
         out["email"] = case.contacts["email"]
+    if case.deadline is not None:
+        out["deadline"] = case.deadline.isoformat()
     out.update(case.profile)
     return out
 
