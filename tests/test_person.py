@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -47,6 +48,7 @@ PUBLIC = "https://dunning.example.com"
 NOW = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 FAMILY = "+8613800138000"
 OWN = "+8613900139002"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class Deployment:
@@ -378,3 +380,21 @@ def test_given_a_courtesy_ladder_then_reminders_go_before_the_due_date_with_a_fi
         assert "逾期" in bodies[2] and "2026年12月17日前" in bodies[2]  # due date + 7 days, fixed
     finally:
         world.close()
+
+
+def test_given_a_courtesy_ladder_then_policy_explain_shows_the_reminders_before_the_due_date(make_policy):
+    from dunning.core.policy.explain import explain
+
+    policy = make_policy(PRE_DUE)
+    case = loan("C-1", "D-1", phone=OWN, push_token=None, due_date=date(2026, 12, 10))
+    lines = explain(case, policy, datetime(2026, 12, 1, tzinfo=UTC), 14)
+    sends = [
+        (a.at.astimezone(SHANGHAI).date(), a.template)
+        for a in (line.action for line in lines)
+        if a.kind == "send"
+    ]
+    assert sends[:3] == [
+        (date(2026, 12, 7), "courtesy_notice"),  # D-3
+        (date(2026, 12, 9), "courtesy_notice"),  # D-1
+        (date(2026, 12, 11), "overdue_notice"),  # the day after the due date
+    ]
