@@ -29,6 +29,7 @@ def _register_commands() -> None:
         cases,
         channels,
         demo,
+        plugin,
         policy,
         quarantine,
         report,
@@ -53,6 +54,7 @@ def _register_commands() -> None:
     cli.add_command(workers.scheduler)
     cli.add_command(report.report_cmd)
     cli.add_command(simulate.simulate)
+    cli.add_command(plugin.plugin)
 
 
 _register_commands()
