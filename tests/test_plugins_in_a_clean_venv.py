@@ -88,3 +88,20 @@ def test_each_plugins_own_suite_passes_contract_included(venv, tmp_path, example
     result = run(venv, [*pytest_args, str(example / "tests")], tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contract::test_send_many_keeps_order_and_length_and_types_each_failure" in result.stdout
+
+
+def test_a_plugin_made_by_the_installed_dunning_passes_its_own_tests_there(venv, tmp_path):
+    # Given the scaffold of the installed wheel (package data, not this tree)
+    made = run(venv, ["dunning", "plugin", "new", "pager", "--dir", str(tmp_path)], tmp_path)
+    assert made.returncode == 0, made.stderr
+    plugin = tmp_path / "dunning-pager"
+    # When it is pip-installed there, Then its tests pass unchanged
+    python = str(venv / "bin" / "python")
+    installed = run(
+        venv, [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(plugin)], tmp_path
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    result = run(
+        venv, [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(plugin / "tests")], tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
