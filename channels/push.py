@@ -27,11 +27,13 @@ from firebase_admin import credentials, exceptions, messaging
 
 from dunning.channels.fcm_endpoint import point_messaging_at
 from dunning.channels.fcm_errors import auth_error, fcm_error
+from dunning.channels.fcm_settings import FCM_API, FcmSettings
 from dunning.core.channel import Channel, OutboundMessage, Receipt
 from dunning.core.content.masking import mask_address
 from dunning.core.errors import AmbiguousDeliveryError, ConfigError, DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.settings import FCM_API
+from dunning.core.price import Price
+from dunning.core.sections import SettingsSection
 
 __all__ = ["TTL", "PushChannel", "build_message", "expiry_options", "target_field"]
 
@@ -108,6 +110,7 @@ class PushChannel(Channel):
     contact_kind = "push_token"
     kind = "push"
     template_parts = ("title", "body")
+    settings_namespace = "fcm"
 
     def __init__(
         self,
@@ -138,20 +141,27 @@ class PushChannel(Channel):
 
     @classmethod
     def from_settings(cls, settings: Any) -> PushChannel | None:
-        """Configured by ``fcm_credentials``, the path of a service-account JSON file."""
-        path = getattr(settings, "fcm_credentials", None)
+        """Configured by ``DUNNING_FCM_CREDENTIALS``, the path of a service-account JSON file."""
+        own = FcmSettings.of(settings)
+        path = own.credentials
         if not path:
             return None
         try:
             credential = credentials.Certificate(path)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"fcm_credentials: cannot use {path}: {exc}") from exc
+            raise ConfigError(f"DUNNING_FCM_CREDENTIALS (fcm_credentials): cannot use {path}: {exc}") from exc
         return cls(
             credential,
-            project_id=getattr(settings, "fcm_project_id", None),
-            base_url=getattr(settings, "fcm_base_url", FCM_API),
-            timeout=getattr(settings, "fcm_timeout", 10.0),
+            project_id=own.project_id,
+            base_url=own.base_url,
+            timeout=own.timeout,
         )
+
+    @classmethod
+    def price(cls, settings: Any) -> Price:
+        """Per push: ``DUNNING_FCM_COST`` (or ``DUNNING_COST_PUSH``); FCM itself charges nothing."""
+        own = FcmSettings.of(settings)
+        return Price(own.cost, own.cost_currency)
 
     def send(self, message: OutboundMessage) -> Receipt:
         fcm = self._build(message)
@@ -251,3 +261,8 @@ class PushChannel(Channel):
 @hookimpl
 def dunning_register_channels(register: Callable[[type[Channel]], None]) -> None:
     register(PushChannel)
+
+
+@hookimpl
+def dunning_register_settings(register: Callable[[type[SettingsSection]], None]) -> None:
+    register(FcmSettings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from dunning.channels.twilio_common import (
@@ -18,10 +19,14 @@ from dunning.channels.twilio_common import (
     code_error,
     reconcile_by_listing,
 )
+from dunning.channels.twilio_settings import TwilioSettings
 from dunning.core.channel import Channel, OutboundMessage, Receipt
 from dunning.core.content.masking import mask_address
 from dunning.core.errors import DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
+from dunning.core.outcome import StatusOutcome
+from dunning.core.price import Price
+from dunning.core.sections import SettingsSection
 
 __all__ = ["STATUS_PATH", "SmsChannel"]
 
@@ -31,6 +36,21 @@ log = logging.getLogger(__name__)
 STATUS_PATH = "/webhooks/twilio/sms/status"
 #: Twilio statuses that mean the text did not reach the handset.
 FAILED_STATUSES = frozenset({"failed", "undelivered"})
+#: Twilio's message statuses (its Messages API) and what each means.
+STATUSES = MappingProxyType(
+    {
+        "queued": StatusOutcome.ACCEPTED,
+        "accepted": StatusOutcome.ACCEPTED,
+        "scheduled": StatusOutcome.ACCEPTED,
+        "sending": StatusOutcome.ACCEPTED,
+        "sent": StatusOutcome.ACCEPTED,
+        "delivered": StatusOutcome.DELIVERED,
+        "read": StatusOutcome.DELIVERED,
+        "undelivered": StatusOutcome.FAILED,
+        "failed": StatusOutcome.FAILED,
+        "canceled": StatusOutcome.FAILED,
+    }
+)
 
 
 class SmsChannel(Channel):
@@ -40,6 +60,9 @@ class SmsChannel(Channel):
     contact_kind = "phone"
     kind = "text"
     template_parts = ("body",)
+    settings_namespace = "twilio"
+    confirms_opt_out = True
+    statuses = STATUSES
 
     def __init__(
         self,
@@ -58,9 +81,9 @@ class SmsChannel(Channel):
 
     @classmethod
     def from_settings(cls, settings: Any) -> SmsChannel | None:
-        """Configured by ``twilio_account_sid``, ``twilio_auth_token`` and a sender."""
-        from_ = getattr(settings, "twilio_from", None)
-        service = getattr(settings, "twilio_messaging_service_sid", None)
+        """Configured by ``DUNNING_TWILIO_ACCOUNT_SID``, ``_AUTH_TOKEN`` and a sender."""
+        own = TwilioSettings.of(settings)
+        from_, service = own.from_, own.messaging_service_sid
         if not (from_ or service):
             return None
         twilio = TwilioAccount.from_settings(settings)
@@ -72,6 +95,12 @@ class SmsChannel(Channel):
             from_=from_,
             messaging_service_sid=service,
         )
+
+    @classmethod
+    def price(cls, settings: Any) -> Price:
+        """Twilio bills a text per segment: ``DUNNING_TWILIO_SMS_COST`` (or ``DUNNING_COST_SMS``)."""
+        own = TwilioSettings.of(settings)
+        return Price(own.sms_cost, own.cost_currency, "segment")
 
     def send(self, message: OutboundMessage) -> Receipt:
         body = message.parts.get("body")
@@ -144,3 +173,8 @@ class SmsChannel(Channel):
 @hookimpl
 def dunning_register_channels(register: Callable[[type[Channel]], None]) -> None:
     register(SmsChannel)
+
+
+@hookimpl
+def dunning_register_settings(register: Callable[[type[SettingsSection]], None]) -> None:
+    register(TwilioSettings)

@@ -26,6 +26,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from dunning.channels.transport import retry_after_seconds, transport_error
+from dunning.channels.twilio_settings import TWILIO_API, TwilioSettings
 from dunning.core.channel import Receipt
 from dunning.core.content.masking import mask_address
 from dunning.core.errors import (
@@ -99,7 +100,7 @@ class TwilioAccount:
         account_sid: str,
         auth_token: str,
         *,
-        base_url: str = "https://api.twilio.com",
+        base_url: str = TWILIO_API,
         timeout: float = 10.0,
     ) -> None:
         if urlsplit(base_url).scheme not in ("http", "https"):
@@ -113,20 +114,12 @@ class TwilioAccount:
 
     @classmethod
     def from_settings(cls, settings: Any) -> TwilioAccount | None:
-        """The account of ``settings``, or None without a SID and token."""
-        sid = getattr(settings, "twilio_account_sid", None)
-        token = getattr(settings, "twilio_auth_token", None)
-        if not sid or token is None:
+        """The account of ``settings``' ``DUNNING_TWILIO_*`` section, or None without a SID and token."""
+        own = TwilioSettings.of(settings)
+        secret = own.auth_token.get_secret_value() if own.auth_token is not None else ""
+        if not own.account_sid or not secret:
             return None
-        secret = token.get_secret_value() if hasattr(token, "get_secret_value") else str(token)
-        if not secret:
-            return None
-        return cls(
-            sid,
-            secret,
-            base_url=getattr(settings, "twilio_base_url", "https://api.twilio.com"),
-            timeout=getattr(settings, "twilio_timeout", 10.0),
-        )
+        return cls(own.account_sid, secret, base_url=own.base_url, timeout=own.timeout)
 
     def call(self, what: str, create: Callable[[], T]) -> T:
         """Run one SDK call; translate whatever it raises into the delivery error tree."""

@@ -19,18 +19,22 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from dunning.channels.twilio_settings import TwilioSettings
 from dunning.channels.voice_lines import line, say
 from dunning.channels.voices import BUILT_IN, FALLBACK, Voice, parse_voices
 from dunning.core.content.masking import mask_phone
 from dunning.core.errors import ConfigError, InputError
 from dunning.core.hookspecs import hookimpl
-from dunning.core.intake.keys import Namespace, fingerprint, namespaced
+from dunning.core.intake.keys import fingerprint, namespaced
 from dunning.core.intake.records import normalise_phone
 from dunning.core.intake.service import Intake
 
 __all__ = ["GATHER_EVENT_PREFIX", "dunning_register_routes", "gather_event_id", "router"]
 
 log = logging.getLogger(__name__)
+
+#: Event ids of Twilio's messages and calls are stored as ``twilio:<SID>``.
+EVENT_NAMESPACE = "twilio"
 
 
 async def signed_form(request: Request) -> dict[str, str]:
@@ -41,10 +45,9 @@ async def signed_form(request: Request) -> dict[str, str]:
     url = request.app.state.public_url + request.url.path
     if request.url.query:
         url += "?" + request.url.query
-    token = request.app.state.settings.twilio_auth_token
-    valid = bool(token and signature) and RequestValidator(token.get_secret_value()).validate(
-        url, params, signature
-    )
+    token = TwilioSettings.of(request.app.state.settings).auth_token
+    secret = token.get_secret_value() if token is not None else ""
+    valid = bool(secret and signature) and RequestValidator(secret).validate(url, params, signature)
     if not valid:
         request.app.state.metrics.webhook_rejected.labels(endpoint=request.url.path).inc()
         log.warning("rejected an unsigned or mis-signed webhook to %s", request.url.path)
@@ -92,7 +95,7 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
         body,
         at=intake.rt.now(),
         channel="sms",
-        event_id=namespaced(Namespace.TWILIO, form.get("MessageSid")),
+        event_id=namespaced(EVENT_NAMESPACE, form.get("MessageSid")),
         fingerprint=fingerprint({"from": phone, "body": body}),
         opt_out_type=form.get("OptOutType"),
     )
@@ -155,7 +158,7 @@ def _keypress(intake: Intake, intent_id: str, digits: str, event_id: str | None)
 def _voices(request: Request) -> dict[str, Voice]:
     """The configured voices; the built-in ones if the setting is broken (the channel says so)."""
     try:
-        return parse_voices(getattr(request.app.state.settings, "twilio_voices", None))
+        return parse_voices(TwilioSettings.of(request.app.state.settings).voices)
     except ConfigError:
         return dict(BUILT_IN)
 

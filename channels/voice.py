@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -23,12 +24,16 @@ from dunning.channels.twilio_common import (
     code_error,
     reconcile_by_listing,
 )
+from dunning.channels.twilio_settings import TwilioSettings
 from dunning.channels.voice_lines import line, say
 from dunning.channels.voices import BUILT_IN, SETTING, Voice, parse_voices, voice_for, voice_speaking
 from dunning.core.channel import Channel, OutboundMessage, Receipt
 from dunning.core.content.masking import mask_address
 from dunning.core.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from dunning.core.hookspecs import hookimpl
+from dunning.core.outcome import StatusOutcome
+from dunning.core.price import Price
+from dunning.core.sections import SettingsSection
 
 __all__ = ["GATHER_PATH", "STATUS_PATH", "VoiceChannel", "normalise_machine_detection", "twiml_for"]
 
@@ -44,6 +49,20 @@ STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 GATHER_SECONDS = 6
 #: The values Twilio accepts for ``MachineDetection`` (its Calls API), by their lower-case spelling.
 MACHINE_DETECTION = {"enable": "Enable", "detectmessageend": "DetectMessageEnd"}
+#: Twilio's call statuses (its Calls API) and what each means: busy and no-answer rang out.
+STATUSES = MappingProxyType(
+    {
+        "queued": StatusOutcome.ACCEPTED,
+        "initiated": StatusOutcome.ACCEPTED,
+        "ringing": StatusOutcome.ACCEPTED,
+        "in-progress": StatusOutcome.ACCEPTED,
+        "completed": StatusOutcome.DELIVERED,
+        "busy": StatusOutcome.UNANSWERED,
+        "no-answer": StatusOutcome.UNANSWERED,
+        "failed": StatusOutcome.FAILED,
+        "canceled": StatusOutcome.FAILED,
+    }
+)
 #: The setting ``machine_detection`` comes from, named in its error.
 MACHINE_DETECTION_SETTING = "DUNNING_TWILIO_MACHINE_DETECTION"
 
@@ -85,6 +104,8 @@ class VoiceChannel(Channel):
     contact_kind = "phone"
     kind = "call"
     template_parts = ("body",)
+    settings_namespace = "twilio"
+    statuses = STATUSES
 
     def __init__(
         self,
@@ -107,14 +128,15 @@ class VoiceChannel(Channel):
 
     @classmethod
     def from_settings(cls, settings: Any) -> VoiceChannel | None:
-        """Configured by a Twilio SID, token and ``twilio_from``: a messaging service cannot call.
+        """Configured by a Twilio SID, token and ``DUNNING_TWILIO_FROM``: a messaging service cannot call.
 
         The machine-detection and voice settings are checked first, so that a
         bad value is a ``ConfigError`` at start-up, not a refused call later.
         """
-        detection = normalise_machine_detection(getattr(settings, "twilio_machine_detection", None))
-        voices = parse_voices(getattr(settings, "twilio_voices", None))
-        from_ = getattr(settings, "twilio_from", None)
+        own = TwilioSettings.of(settings)
+        detection = normalise_machine_detection(own.machine_detection)
+        voices = parse_voices(own.voices)
+        from_ = own.from_
         if not from_:
             return None
         twilio = TwilioAccount.from_settings(settings)
@@ -124,22 +146,28 @@ class VoiceChannel(Channel):
             twilio,
             from_=from_,
             public_url=getattr(settings, "public_url", "http://127.0.0.1:8000"),
-            ring_timeout=getattr(settings, "twilio_ring_timeout", 30),
+            ring_timeout=own.ring_timeout,
             machine_detection=detection,
             voices=voices,
         )
 
     @classmethod
+    def price(cls, settings: Any) -> Price:
+        """Per call attempt: ``DUNNING_TWILIO_VOICE_COST`` (or ``DUNNING_COST_VOICE``)."""
+        own = TwilioSettings.of(settings)
+        return Price(own.voice_cost, own.cost_currency)
+
+    @classmethod
     def describe(cls, settings: Any) -> dict[str, Any]:
         """The voice that reads each locale, as ``dunning channels list`` shows it."""
-        voices = parse_voices(getattr(settings, "twilio_voices", None))
+        voices = parse_voices(TwilioSettings.of(settings).voices)
         return {"voices": {locale: str(voice) for locale, voice in sorted(voices.items())}}
 
     @classmethod
     def locale_problem(cls, locale: str, settings: Any) -> str | None:
         """A template in a locale no voice speaks would be read by the English voice: say so."""
         try:
-            voices = parse_voices(getattr(settings, "twilio_voices", None))
+            voices = parse_voices(TwilioSettings.of(settings).voices)
         except ConfigError as exc:
             return str(exc)
         if voice_for(locale, voices) is not None:
@@ -228,3 +256,8 @@ class VoiceChannel(Channel):
 @hookimpl
 def dunning_register_channels(register: Callable[[type[Channel]], None]) -> None:
     register(VoiceChannel)
+
+
+@hookimpl
+def dunning_register_settings(register: Callable[[type[SettingsSection]], None]) -> None:
+    register(TwilioSettings)

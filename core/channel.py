@@ -5,6 +5,11 @@ A channel knows its name and queue, which contact point of a debtor it uses
 failures with the error tree of :mod:`dunning.core.errors`. It is built from
 settings by :meth:`Channel.from_settings`; one that returns None is not
 configured, and the engine falls through its steps.
+
+A channel also owns what only its provider knows: the meaning of the
+provider's status words (:meth:`Channel.outcome_of`), its price
+(:meth:`Channel.price`), its settings namespace and whether it confirms an
+opt-out; the core speaks only its own vocabulary.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any, ClassVar
 
 from dunning.core.domain.model import Case
 from dunning.core.errors import DeliveryError
+from dunning.core.outcome import StatusOutcome
+from dunning.core.price import Price
 
 __all__ = ["Channel", "ChannelSpec", "OutboundMessage", "Receipt"]
 
@@ -81,6 +88,14 @@ class Channel(ABC):
     queue: ClassVar[str] = ""
     #: The template parts a message of this channel is rendered from.
     template_parts: ClassVar[tuple[str, ...]] = ("body",)
+    #: The namespace of the settings section it reads (``DUNNING_<NAMESPACE>_*``), if any;
+    #: a plugin registers that section with ``dunning_register_settings``.
+    settings_namespace: ClassVar[str | None] = None
+    #: Whether it sends the one confirmation of an opt-out of this channel (template
+    #: ``opt_out_confirmation``) when a debtor opts out through it.
+    confirms_opt_out: ClassVar[bool] = False
+    #: The provider's status words (lower case) and what each means; see :meth:`outcome_of`.
+    statuses: ClassVar[Mapping[str, StatusOutcome]] = MappingProxyType({})
 
     @classmethod
     def spec(cls) -> ChannelSpec:
@@ -106,6 +121,22 @@ class Channel(ABC):
 
         ``dunning policy check`` reports it for each template locale a step of
         this channel uses (a call in a language no configured voice speaks).
+        """
+        return None
+
+    @classmethod
+    def outcome_of(cls, status: str) -> StatusOutcome:
+        """What the provider's delivery status ``status`` means; ``UNKNOWN`` for a word it never says.
+
+        The default reads :attr:`statuses`, ignoring case and surrounding blanks.
+        """
+        return cls.statuses.get(status.strip().lower(), StatusOutcome.UNKNOWN)
+
+    @classmethod
+    def price(cls, settings: Any) -> Price | None:
+        """What one message costs, from the channel's own settings; None when it costs nothing known.
+
+        ``dunning report`` uses it for the cost per cure.
         """
         return None
 

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from dunning.core.channel import Channel
+    from dunning.core.content.sources import TemplateSource
     from dunning.core.domain.model import Case, Event
     from dunning.core.domain.replies import Classification
     from dunning.core.policy.model import Step, Variant
     from dunning.core.policy.presets import Preset
+    from dunning.core.sections import SettingsSection
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -47,6 +49,34 @@ def dunning_register_presets(register: Callable[[Preset], None]) -> None:
     """Register guardrail presets by calling ``register(preset)``.
 
     All implementations run. A name registered twice raises ``DuplicateNameError``.
+    """
+
+
+@hookspec
+def dunning_register_settings(register: Callable[[type[SettingsSection]], None]) -> None:
+    """Register settings sections by calling ``register(SectionClass)`` once per namespace.
+
+    A section (a :class:`~dunning.core.sections.SettingsSection` subclass) is
+    read from ``DUNNING_<NAMESPACE>_*`` and validated with its bounds; a bad
+    value stops start-up with an error naming the variable, and ``dunning
+    channels list`` shows the section of each channel (``settings_namespace``)
+    with its secrets masked. All implementations run. Registering the same
+    class twice is harmless (two channels of one provider may share it); a
+    namespace claimed by two classes raises ``DuplicateNameError``.
+    """
+
+
+@hookspec
+def dunning_register_templates(register: Callable[[TemplateSource], None]) -> None:
+    """Register template sources by calling ``register(source)``: a directory or a package resource.
+
+    ``source`` is a path or an ``importlib.resources`` traversable, e.g.
+    ``files("my_plugin") / "templates"``, holding
+    ``<channel>/<name>.<locale>.j2`` files for the plugin's channels.
+
+    All implementations run. Templates are looked up in the deployment's own
+    directories (``DUNNING_TEMPLATE_DIRS``) first, then in dunning's built-in
+    ones, then in the registered sources in the order plugins registered them.
     """
 
 

@@ -3,27 +3,39 @@
 Nothing is loaded at import time: :func:`make_plugin_manager` builds a
 manager, loads the ``dunning`` entry points (optionally only an allow-list of
 them) and checks that every hook implementation matches a spec.
-:class:`Registry` then asks every plugin to register its channels and
-presets, remembering which plugin each came from.
+:class:`Registry` then asks every plugin to register its channels, presets,
+settings sections and template sources, remembering which plugin each came
+from.
+
+Every hook is called through pluggy's hook caller, never an implementation's
+function directly, so that ``DUNNING_PLUGIN_TRACE`` sees each call. Where the
+core must know which plugin answered, or one failing implementation must not
+stop the others, :func:`each_implementation` gives one caller per plugin
+(``pm.subset_hook_caller``), which pluggy traces like any other.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, cast
 
 import pluggy
-from pluggy import HookImpl
+from pluggy import HookCaller, HookImpl
 
 from dunning.core import hookspecs
 from dunning.core.channel import Channel, ChannelSpec
+from dunning.core.content.sources import TemplateSource
+from dunning.core.content.templating import TemplateLibrary
 from dunning.core.errors import DuplicateNameError, PluginError
 from dunning.core.policy.presets import Preset
+from dunning.core.sections import SettingsSection, check_namespace
+from dunning.core.settings import Settings
 
-__all__ = ["Registry", "hook_chooser", "make_plugin_manager", "make_registry"]
+__all__ = ["Registry", "each_implementation", "hook_chooser", "make_plugin_manager", "make_registry"]
 
 log = logging.getLogger(__name__)
 
@@ -74,30 +86,44 @@ def _after_hook(
     log.debug("hook %s done", hook_name)
 
 
+def each_implementation(pm: pluggy.PluginManager, name: str) -> Iterator[tuple[str, HookCaller]]:
+    """For each plugin implementing hook ``name``, in registration order: its name and a caller of it alone.
+
+    The callers are pluggy's own (``subset_hook_caller``), so tracing and
+    monitoring see each call as they see ``pm.hook.<name>(...)``.
+    """
+    impls = getattr(pm.hook, name).get_hookimpls()
+    for impl in impls:
+        others = [other.plugin for other in impls if other.plugin is not impl.plugin]
+        yield impl.plugin_name, pm.subset_hook_caller(name, remove_plugins=others)
+
+
 @dataclass
 class Registry:
-    """Channels and presets registered by plugins, with the plugin each came from."""
+    """What plugins registered (channels, presets, settings sections, template sources), and from where."""
 
     pm: pluggy.PluginManager
     channels: dict[str, type[Channel]] = field(default_factory=dict)
     presets: dict[str, Preset] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    #: Settings sections by namespace.
+    settings: dict[str, type[SettingsSection]] = field(default_factory=dict)
+    #: Template sources in the order plugins registered them, with the plugin of each.
+    template_sources: list[tuple[str, TemplateSource]] = field(default_factory=list)
 
     def collect(self) -> Registry:
-        for impl in self.pm.hook.dunning_register_channels.get_hookimpls():
-            impl.function(register=self._registrar(impl.plugin_name, "channel"))
-        for impl in self.pm.hook.dunning_register_presets.get_hookimpls():
-            impl.function(register=self._registrar(impl.plugin_name, "preset"))
+        """Ask every plugin to register what it brings; check that each channel's settings exist."""
+        adders: dict[str, Callable[[Any, str], None]] = {
+            "dunning_register_channels": self._add_channel,
+            "dunning_register_presets": self._add_preset,
+            "dunning_register_settings": self._add_settings,
+            "dunning_register_templates": self._add_templates,
+        }
+        for hook, add in adders.items():
+            for plugin_name, call in each_implementation(self.pm, hook):
+                call(register=_bound(add, plugin_name))
+        self._check_channel_settings()
         return self
-
-    def _registrar(self, plugin_name: str, what: str) -> Callable[[Any], None]:
-        def register(item: Any) -> None:
-            if what == "channel":
-                self._add_channel(item, plugin_name)
-            else:
-                self._add_preset(item, plugin_name)
-
-        return register
 
     def _add_channel(self, cls: type[Channel], source: str) -> None:
         if not (isinstance(cls, type) and issubclass(cls, Channel)):
@@ -122,6 +148,48 @@ class Registry:
         self.presets[preset.name] = preset
         self.sources["preset:" + preset.name] = source
 
+    def _add_settings(self, section: type[SettingsSection], source: str) -> None:
+        if not (isinstance(section, type) and issubclass(section, SettingsSection)):
+            raise PluginError(
+                f"plugin {source!r} registered {section!r}, which is not a SettingsSection class"
+            )
+        check_namespace(section, Settings.model_fields)
+        known = self.settings.get(section.namespace)
+        if known is section:
+            return
+        if known is not None:
+            raise DuplicateNameError(
+                f"settings namespace {section.namespace!r} registered by {source!r} is already registered "
+                f"by {self.sources['settings:' + section.namespace]!r}"
+            )
+        self.settings[section.namespace] = section
+        self.sources["settings:" + section.namespace] = source
+
+    def _add_templates(self, source: TemplateSource, plugin_name: str) -> None:
+        self.template_sources.append((plugin_name, source))
+
+    def _check_channel_settings(self) -> None:
+        for name, cls in self.channels.items():
+            namespace = cls.settings_namespace
+            if namespace and namespace not in self.settings:
+                raise PluginError(
+                    f"channel {name!r} of {self.source_of('channel', name)!r} reads settings namespace "
+                    f"{namespace!r}, which no plugin registers (dunning_register_settings)"
+                )
+
+    def check_settings(self, settings: Any) -> None:
+        """Validate every registered section now, so that a bad value stops start-up naming its variable."""
+        for section in self.settings.values():
+            section.of(settings)
+
+    def templates(self, directories: Sequence[str | Path] = ()) -> TemplateLibrary:
+        """The template library: ``directories`` (the deployment's own), the built-ins, then plugins' sources."""
+        return TemplateLibrary(
+            directories,
+            filters=self.template_filters(),
+            sources=[source for _, source in self.template_sources],
+        )
+
     def channel_specs(self) -> dict[str, ChannelSpec]:
         return {name: cls.spec() for name, cls in self.channels.items()}
 
@@ -129,16 +197,26 @@ class Registry:
         return self.sources.get(f"{kind}:{name}", "?")
 
     def template_filters(self) -> dict[str, Callable[..., Any]]:
+        """Every plugin's template filters, merged; a name offered twice is a ``DuplicateNameError``."""
         merged: dict[str, Callable[..., Any]] = {}
-        for impl in self.pm.hook.dunning_template_filters.get_hookimpls():
-            offered = cast(Mapping[str, Callable[..., Any]], impl.function() or {})
-            for name, fn in offered.items():
-                if name in merged:
-                    raise DuplicateNameError(
-                        f"template filter {name!r} of {impl.plugin_name!r} is already defined"
-                    )
-                merged[name] = fn
+        for plugin_name, call in each_implementation(self.pm, "dunning_template_filters"):
+            for offered in call():
+                for name, fn in cast(Mapping[str, Callable[..., Any]], offered or {}).items():
+                    if name in merged:
+                        raise DuplicateNameError(
+                            f"template filter {name!r} of {plugin_name!r} is already defined"
+                        )
+                    merged[name] = fn
         return merged
+
+
+def _bound(add: Callable[[Any, str], None], plugin_name: str) -> Callable[[Any], None]:
+    """The ``register`` callback handed to one plugin: it adds in that plugin's name."""
+
+    def register(item: Any) -> None:
+        add(item, plugin_name)
+
+    return register
 
 
 def make_registry(

@@ -4,24 +4,26 @@ Secrets are ``SecretStr``: they print as ``**********`` and never reach a log.
 Settings are read when :func:`load_settings` is called, never at import time.
 A settings file (``DUNNING_SETTINGS_FILE``, ``.env`` syntax) holds the same
 keys; the environment wins over it.
+
+These are the core's own settings. A plugin's live in its own namespace
+(``DUNNING_<NAMESPACE>_*``, a :class:`~dunning.core.sections.SettingsSection`),
+read from the same sources at the same moment and validated when the plugin
+asks for them with :meth:`Settings.section`.
 """
 
 from __future__ import annotations
 
 import os
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dunning.core.errors import ConfigError
 from dunning.core.secret_files import SecretFiles
+from dunning.core.sections import S, raw_values, read_section
 
 __all__ = ["Settings", "load_settings"]
-
-TWILIO_API = "https://api.twilio.com"
-FCM_API = "https://fcm.googleapis.com"
 
 
 def _split(value: Any) -> Any:
@@ -72,30 +74,26 @@ class Settings(BaseSettings):
     api_concurrency: int = Field(default=0, ge=0, le=1000)
     #: seconds an API request waits for its turn before it is answered 503 with Retry-After
     api_queue_seconds: float = Field(default=5.0, gt=0, le=120)
+    #: directories of the deployment's own templates, searched before the built-in ones
+    template_dirs: CommaList = Field(default_factory=list)
 
-    # -------------------------------------------------------------- twilio
-    twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
-    twilio_from: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    twilio_base_url: str = TWILIO_API
-    twilio_timeout: float = 10.0
-    twilio_machine_detection: str | None = None
-    twilio_ring_timeout: int = 30
-    #: ``LOCALE=VOICE[:LANGUAGE],...`` over the voice channel's built-in voices
-    twilio_voices: str | None = None
+    #: every ``DUNNING_*`` value (file, environment, overrides), for the plugins' sections
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    #: sections already read and validated, by class
+    _sections: dict[type, Any] = PrivateAttr(default_factory=dict)
 
-    # -------------------------------------------------------------- fcm
-    fcm_credentials: str | None = None
-    fcm_project_id: str | None = None
-    fcm_base_url: str = FCM_API
-    fcm_timeout: float = 10.0
+    def __init__(self, **values: Any) -> None:
+        """Core settings from ``values``, the environment and ``_env_file``; keep the rest for plugins.
 
-    # -------------------------------------------------------------- costs (reports)
-    cost_sms: Decimal = Decimal("0.0079")
-    cost_push: Decimal = Decimal("0")
-    cost_voice: Decimal = Decimal("0.014")
-    cost_currency: str = "USD"
+        A keyword that is no core setting (``email_host=...``) overrides the
+        plugin variable of that name (``DUNNING_EMAIL_HOST``), as a core
+        keyword overrides a core variable.
+        """
+        known = type(self).model_fields
+        own = {k: v for k, v in values.items() if k in known or k.startswith("_")}
+        super().__init__(**own)
+        rest = {k: v for k, v in values.items() if k not in own}
+        self._raw = raw_values(values.get("_env_file"), rest)
 
     @classmethod
     def settings_customise_sources(
@@ -110,7 +108,7 @@ class Settings(BaseSettings):
         files = SecretFiles(settings_cls)
         return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
-    @field_validator("plugins", "rate_limits", mode="before")
+    @field_validator("plugins", "rate_limits", "template_dirs", mode="before")
     @classmethod
     def _commas(cls, value: Any) -> Any:
         return _split(value)
@@ -125,10 +123,15 @@ class Settings(BaseSettings):
         """How many API requests may use the store at once."""
         return self.api_concurrency or max(1, self.db_pool_size - 2)
 
-    def channel_cost(self, channel: str) -> Decimal:
-        return {"sms": self.cost_sms, "push": self.cost_push, "voice": self.cost_voice}.get(
-            channel, Decimal("0")
-        )
+    def section(self, section: type[S]) -> S:
+        """A plugin's settings section, read with these settings and validated on first use.
+
+        Raises ``ConfigError`` naming each variable whose value the section refuses.
+        """
+        found = self._sections.get(section)
+        if found is None:
+            found = self._sections[section] = read_section(section, self._raw)
+        return found
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -140,7 +143,7 @@ def load_settings(**overrides: Any) -> Settings:
     env_file = os.environ.get("DUNNING_SETTINGS_FILE")
     try:
         if env_file:
-            return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+            return Settings(_env_file=env_file, **overrides)
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError("; ".join(_problem(error) for error in exc.errors())) from exc

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +101,35 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+# ---------------------------------------------------------------- plugin distributions
+
+
+#: Installs a distribution whose dependencies (dunning) are already here.
+PIP_INSTALL = (sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "-q")
+
+
+@pytest.fixture(scope="session")
+def install_plugin(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """Build and pip-install a plugin distribution (without dependencies) into a directory of its own.
+
+    Built from a copy, so that setuptools' ``build/`` and egg-info never land
+    in the source; the directory is what ``PYTHONPATH`` must name for a fresh
+    interpreter to see the plugin as an installed distribution.
+    """
+
+    def install(source: Path) -> Path:
+        work = tmp_path_factory.mktemp(source.name)
+        copy = work / "src"
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+        target = work / "site"
+        subprocess.run(
+            [*PIP_INSTALL, "--target", str(target), str(copy)],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        return target
+
+    return install

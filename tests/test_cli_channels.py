@@ -31,6 +31,7 @@ def test_list_shows_every_channel_with_its_plugin_queue_kind_and_contact_point()
     assert result.exit_code == 0, result.output
     rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
     assert {"sms", "push", "voice"} <= set(rows)
+    details = rows["sms"].pop("details")
     assert rows["sms"] == {
         "name": "sms",
         "plugin": "sms",
@@ -41,6 +42,35 @@ def test_list_shows_every_channel_with_its_plugin_queue_kind_and_contact_point()
         "problem": "",
     }
     assert (rows["voice"]["kind"], rows["push"]["contact_kind"]) == ("call", "push_token")
+    # And its settings are listed by variable, none set here
+    assert details["settings"]["DUNNING_TWILIO_AUTH_TOKEN"] is None
+    assert details["settings"]["DUNNING_TWILIO_BASE_URL"] == "https://api.twilio.com"
+
+
+def test_list_shows_each_channels_settings_by_variable_with_secrets_masked(configured):
+    # Given Twilio and FCM configured through their DUNNING_TWILIO_* and DUNNING_FCM_* variables
+    result = run("channels", "list", "--json", env=configured)
+    rows = {row["name"]: row for row in map(json.loads, result.stdout.splitlines())}
+    # Then each channel shows its own namespace, the values an operator set
+    sms, push = rows["sms"]["details"]["settings"], rows["push"]["details"]["settings"]
+    assert sms["DUNNING_TWILIO_FROM"] == configured["DUNNING_TWILIO_FROM"]
+    assert push["DUNNING_FCM_PROJECT_ID"] == configured["DUNNING_FCM_PROJECT_ID"]
+    assert not any(key.startswith("DUNNING_FCM") for key in sms)
+    # And the auth token is masked, in JSON and in the table alike
+    assert sms["DUNNING_TWILIO_AUTH_TOKEN"] == "**********"
+    table = run("channels", "list", env=configured).stdout
+    for output in (result.stdout, table):
+        assert configured["DUNNING_TWILIO_AUTH_TOKEN"] not in output
+    assert "DUNNING_TWILIO_AUTH_TOKEN=**********" in table
+
+
+def test_a_bad_channel_setting_is_shown_naming_its_variable():
+    # Given a ring timeout Twilio would refuse
+    result = run("channels", "list", "--json", env={"DUNNING_TWILIO_RING_TIMEOUT": "2"})
+    voice = next(row for row in map(json.loads, result.stdout.splitlines()) if row["name"] == "voice")
+    # Then the voice channel is not configured, and the problem names the variable
+    assert voice["configured"] is False
+    assert "DUNNING_TWILIO_RING_TIMEOUT" in voice["problem"]
 
 
 def test_list_shows_the_voice_that_reads_each_locale_with_the_operators_overrides():

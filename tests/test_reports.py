@@ -39,6 +39,7 @@ from hypothesis import strategies as st
 from dunning.core.domain.engine import assign_variant, decide
 from dunning.core.domain.model import Event, EventKind, History, IntentState, intent_id_for
 from dunning.core.policy.model import Step, Variant
+from dunning.core.price import Price
 from dunning.core.reporting.format import render_csv, render_json, report_tables
 from dunning.core.reporting.reports import Report, ReportOptions, build_report
 from dunning.core.reporting.stats import median_duration, newcombe_difference, wilson_interval
@@ -47,7 +48,11 @@ from dunning.testing.factories import make_case
 
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
-COSTS = {"sms": Decimal("0.05"), "push": Decimal("0.01"), "voice": Decimal("0.10")}
+PRICES = {
+    "sms": Price(Decimal("0.05"), "CNY", "segment"),
+    "push": Price(Decimal("0.01"), "CNY"),
+    "voice": Price(Decimal("0.10"), "CNY"),
+}
 
 
 def reminder(
@@ -151,7 +156,7 @@ def store(database_url: str) -> Iterator[Store]:
 
 def report(store: Store, *by: str, cure_days: int = 7, response_days: int = 3) -> Report:
     options = ReportOptions(
-        by=by, cure_days=cure_days, response_days=response_days, unit_costs=COSTS, currency="CNY"
+        by=by, cure_days=cure_days, response_days=response_days, prices=PRICES, currency="CNY"
     )
     with store.read() as conn:
         return build_report(conn, options)

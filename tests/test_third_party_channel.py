@@ -81,6 +81,7 @@ def test_dunning_channels_list_shows_it_and_whether_it_is_configured(site, tmp_p
         assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in configured.stdout.splitlines()]
     gateway = next(row for row in rows if row["name"] == "gateway")
+    settings = gateway.pop("details")["settings"]
     assert gateway == {
         "name": "gateway",
         "plugin": "gateway",
@@ -90,10 +91,20 @@ def test_dunning_channels_list_shows_it_and_whether_it_is_configured(site, tmp_p
         "configured": True,
         "problem": "",
     }
+    # And its own DUNNING_GATEWAY_* settings, the secret masked
+    assert settings["DUNNING_GATEWAY_URL"] == "http://127.0.0.1:9/v1/sms"
+    assert settings["DUNNING_GATEWAY_SECRET"] == "**********"
     before = next(json.loads(line) for line in unconfigured.stdout.splitlines() if '"gateway"' in line)
     assert before["configured"] is False
     # And the built-in channels are still there beside it
     assert {"sms", "push", "voice"} <= {row["name"] for row in rows}
+
+
+def test_dunning_policy_check_passes_with_its_steps_and_its_shipped_templates(site, tmp_path):
+    cli = ["-c", "from dunning.core.cli import main; main()", "policy", "check", str(EXAMPLE / "policy.yaml")]
+    result = run(site, cli, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "gateway/overdue_notice.zh-CN.j2: UCS-2" in result.stdout
 
 
 def test_its_own_test_suite_passes_the_dunning_contract(site, tmp_path):

@@ -52,7 +52,7 @@ def _finite(value: Any) -> Any:
 
 
 def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
-    """The API over a runtime: lender events, cases, Twilio webhooks, health and metrics."""
+    """The API over a runtime: lender events, cases, providers' webhooks, health and metrics."""
     app = FastAPI(
         title="dunning",
         version="0.1.0",
@@ -69,9 +69,8 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
     app.add_middleware(Admission, slots=settings.api_slots, wait=settings.api_queue_seconds)
     app.add_middleware(RequestContext)  # outermost: a request refused for load has an id too
     app.include_router(routes.router)
-    # Channel plugins bring their providers' webhooks (Twilio's among them).
-    for impl in rt.registry.pm.hook.dunning_register_routes.get_hookimpls():
-        impl.function(register=app.include_router)
+    # Channel plugins bring their providers' webhooks.
+    rt.registry.pm.hook.dunning_register_routes(register=app.include_router)
 
     install_health(app, rt, broker_ping)
     install_metrics(app, rt)

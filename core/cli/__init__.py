@@ -31,6 +31,7 @@ def _register_commands() -> None:
         demo,
         health,
         people,
+        plugin,
         policy,
         quarantine,
         report,
@@ -58,6 +59,7 @@ def _register_commands() -> None:
     cli.add_command(report.report_cmd)
     cli.add_command(simulate.simulate)
     cli.add_command(health.health)
+    cli.add_command(plugin.plugin)
 
 
 _register_commands()

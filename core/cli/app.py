@@ -50,7 +50,7 @@ class App:
 
     @cached_property
     def templates(self) -> TemplateLibrary:
-        return TemplateLibrary(filters=self.registry.template_filters())
+        return self.registry.templates(self.settings.template_dirs)
 
     def now(self) -> datetime:
         return self.fixed_now or datetime.now(UTC)

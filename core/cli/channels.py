@@ -16,6 +16,7 @@ from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.cli.app import App
 from dunning.core.content.masking import mask_address
 from dunning.core.errors import DeliveryError, DunningError, TransientDeliveryError
+from dunning.core.sections import shown_values
 
 #: The test message, per language and template part.
 TEST_TEXT = {
@@ -57,9 +58,15 @@ def list_cmd(app: App, as_json: bool) -> None:
 
 
 def _details_text(details: dict[str, Any]) -> str:
-    """``voices: en=Polly.Joanna (en-US), zh=...``: one line per detail, mappings as key=value."""
+    """``voices: en=Polly.Joanna (en-US), zh=...``: one line per detail, mappings as key=value.
+
+    Settings get a line each, ``DUNNING_X_Y=value`` (secrets already masked, unset ones as ``-``).
+    """
     lines = []
     for label, value in details.items():
+        if label == "settings" and isinstance(value, dict):
+            lines += [f"{k}={'-' if v is None else v}" for k, v in value.items()]
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         lines.append(f"{label}: {value}")
@@ -102,8 +109,11 @@ def _describe(app: App, name: str, cls: type[Channel]) -> dict[str, Any]:
     spec = cls.spec()
     configured, problem = False, ""
     details: dict[str, Any] = {}
+    section = app.registry.settings.get(cls.settings_namespace or "")
     try:
-        details = cls.describe(app.settings)
+        if section is not None:
+            details["settings"] = shown_values(section.of(app.settings))
+        details.update(cls.describe(app.settings))
         channel = cls.from_settings(app.settings)
     except Exception as exc:
         problem = f"{type(exc).__name__}: {exc}"

@@ -59,13 +59,13 @@ RESPONSE_DAYS_OPTION = click.option(
 def report_cmd(app: App, by: tuple[str, ...], cure_days: int, response_days: int, fmt: str) -> None:
     """What the reminders did: reach, responses, cures, cost per cure, deferrals by rule.
 
-    Reads the store (DUNNING_DATABASE_URL). Unit costs per channel come from
-    DUNNING_COST_SMS, DUNNING_COST_PUSH and DUNNING_COST_VOICE (an SMS costs its
-    unit price times its segments); --by variant compares A/B variants on cure
-    rate with 95% confidence intervals.
+    Reads the store (DUNNING_DATABASE_URL). Each channel's price comes from its
+    plugin's settings (an SMS costs its price per segment times its segments;
+    DUNNING_COST_SMS, DUNNING_COST_PUSH and DUNNING_COST_VOICE still work);
+    --by variant compares A/B variants on cure rate with 95% confidence intervals.
     """
-    options = ReportOptions.from_settings(
-        app.settings, by=parse_by(by), cure_days=cure_days, response_days=response_days
+    options = ReportOptions.from_channels(
+        app.registry.channels, app.settings, by=parse_by(by), cure_days=cure_days, response_days=response_days
     )
     store = app.store()
     with store.read() as conn:

@@ -105,7 +105,8 @@ def simulate(
     policies = (policy_path, other) if other else (policy_path,)
     config = SimulationConfig(policies, source, moment, days, seed, responses, plugins)
     load_inputs(config)  # bad policies or a bad response model fail here, before any work
-    options = ReportOptions.from_settings(
+    options = ReportOptions.from_channels(
+        app.registry.channels,
         app.settings,
         by=parse_by(by),
         cure_days=cure_days,

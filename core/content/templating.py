@@ -1,7 +1,8 @@
 """Reminder templates: sandboxed Jinja2, strict about missing fields, aware of locale.
 
-Templates live under ``templates/<channel>/<name>.<locale>.j2`` (package data,
-overridable by a directory of the lender's own). A missing field fails the
+Templates live under ``templates/<channel>/<name>.<locale>.j2``: first in the
+deployment's own directories, then in dunning's built-in ones (package data),
+then in the sources channel plugins register for their own channels. A missing field fails the
 render — a debtor never receives "Dear ,". A template may define one block
 per part its channel needs (``{% block title %}`` and ``{% block body %}`` for
 push); without blocks the whole template is the body.
@@ -29,6 +30,7 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from dunning.core.content.sources import TemplateSource, TraversableLoader, as_traversable
 from dunning.core.domain.model import Case
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import TemplateError
@@ -155,9 +157,12 @@ class TemplateLibrary:
         directories: Sequence[str | Path] = (),
         *,
         filters: Mapping[str, Callable[..., Any]] | None = None,
+        sources: Sequence[TemplateSource] = (),
     ) -> None:
+        """``directories``: the deployment's overrides; ``sources``: what plugins registered."""
         loaders: list[Any] = [FileSystemLoader([str(d) for d in directories])] if directories else []
         loaders.append(PackageLoader("dunning.templates", "."))
+        loaders.extend(TraversableLoader(as_traversable(source)) for source in sources)
         self.env = SandboxedEnvironment(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,

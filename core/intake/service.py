@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dunning.core.channel import OutboundMessage
-from dunning.core.content.masking import mask_phone
+from dunning.core.content.masking import mask_address
 from dunning.core.content.templating import render_context
 from dunning.core.domain.model import Case, Event, EventKind, IntentState
 from dunning.core.domain.replies import EVERY_CHANNEL, Classification, classify_reply
@@ -25,6 +25,8 @@ from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import DeliveryError, InputError, PermanentDeliveryError, TransientDeliveryError
 from dunning.core.intake.callbacks import StatusCallback, conversation_event_id
 from dunning.core.intake.keys import Namespace, fingerprint, namespaced
+from dunning.core.outcome import StatusOutcome
+from dunning.core.plugins import each_implementation
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import count_event
 from dunning.core.store.cases import LIVE
@@ -35,16 +37,6 @@ __all__ = ["PER_LOAN", "Intake", "ReplyResult", "Resolution"]
 
 log = logging.getLogger(__name__)
 
-#: Provider statuses that mean the message reached the handset (or the call was answered).
-DELIVERED = frozenset({"delivered", "read", "completed"})
-#: Provider statuses that mean it left, with no news of arrival yet.
-ACCEPTED = frozenset(
-    {"queued", "accepted", "sending", "sent", "scheduled", "initiated", "ringing", "in-progress"}
-)
-#: Provider statuses that mean it failed.
-FAILED = frozenset({"failed", "undelivered", "canceled"})
-#: A call that rang out: an attempt (Reg F counts it), not a failure.
-UNANSWERED = frozenset({"busy", "no-answer"})
 #: How long a transiently undelivered message waits before it goes again.
 REDELIVER_AFTER = timedelta(minutes=30)
 
@@ -99,11 +91,11 @@ class Intake:
     def _notify(self, event: Event) -> None:
         """Tell every observer; one that fails is logged and does not stop the others."""
         count_event(self.rt, event.kind)
-        for impl in self.rt.registry.pm.hook.dunning_on_event.get_hookimpls():
+        for plugin_name, call in each_implementation(self.rt.registry.pm, "dunning_on_event"):
             try:
-                impl.function(event=event)
+                call(event=event)
             except Exception:
-                log.exception("plugin %s failed to observe a %s event", impl.plugin_name, event.kind)
+                log.exception("plugin %s failed to observe a %s event", plugin_name, event.kind)
 
     # ------------------------------------------------------------ replies
 
@@ -283,15 +275,24 @@ class Intake:
         if provider_answered:
             return False, None
         stopped = found.channel or channel
-        if found.kind == "opt_out" and stopped in ("sms", EVERY_CHANNEL) and channel == "sms":
-            return self._confirm_opt_out(case, at, event_id or ""), None
+        if (
+            found.kind == "opt_out"
+            and stopped in (channel, EVERY_CHANNEL)
+            and self._confirms_opt_out(channel)
+        ):
+            return self._confirm_opt_out(case, at, event_id or "", channel), None
         if found.kind == "info":
-            return False, self._render_answer(case, at, "help_reply")
+            return False, self._render_answer(case, at, "help_reply", channel)
         return False, None
 
-    def _render_answer(self, case: Case, at: datetime, template: str) -> str | None:
-        """A short text sent back in the reply itself (TwiML), rendered for the debtor's locale."""
-        if not self.rt.templates.exists("sms", template, case.locale):
+    def _confirms_opt_out(self, channel: str) -> bool:
+        """Whether the channel says it sends the one confirmation of an opt-out through it."""
+        cls = self.rt.registry.channels.get(channel)
+        return cls is not None and cls.confirms_opt_out
+
+    def _render_answer(self, case: Case, at: datetime, template: str, channel: str) -> str | None:
+        """A short text sent back in the reply itself, rendered for the debtor's locale."""
+        if not self.rt.templates.exists(channel, template, case.locale):
             return None
         context = render_context(
             case,
@@ -300,17 +301,18 @@ class Intake:
             contact=self.rt.policy.contact,
             default_timezone=self.rt.policy.default_timezone,
         )
-        return self.rt.templates.render("sms", template, case.locale, context).body
+        return self.rt.templates.render(channel, template, case.locale, context).body
 
-    def _confirm_opt_out(self, case: Case, at: datetime, key: str) -> bool:
-        """One confirmation text after an opt-out (FCC 24-24 allows exactly one)."""
+    def _confirm_opt_out(self, case: Case, at: datetime, key: str, name: str) -> bool:
+        """One confirmation through channel ``name`` after an opt-out of it (FCC 24-24 allows exactly one)."""
         if not self.rt.policy.responses.opt_out_confirmation:
             return False
-        channel = self.rt.channel("sms")
+        channel = self.rt.channel(name)
+        address = channel.address(case) if channel is not None else None
         if (
             channel is None
-            or not case.phone
-            or not self.rt.templates.exists("sms", "opt_out_confirmation", case.locale)
+            or not address
+            or not self.rt.templates.exists(name, "opt_out_confirmation", case.locale)
         ):
             return False
         context = render_context(
@@ -320,12 +322,13 @@ class Intake:
             contact=self.rt.policy.contact,
             default_timezone=self.rt.policy.default_timezone,
         )
-        rendered = self.rt.templates.render("sms", "opt_out_confirmation", case.locale, context)
+        parts = self.rt.registry.channels[name].template_parts
+        rendered = self.rt.templates.render(name, "opt_out_confirmation", case.locale, context, parts)
         message = OutboundMessage(
             intent_id=f"optout-{key or case.case_id}"[:64],
             case_id=case.case_id,
-            channel="sms",
-            to=case.phone,
+            channel=name,
+            to=address,
             parts=dict(rendered.parts),
             locale=case.locale,
             data={"case_id": case.case_id, "kind": "opt_out_confirmation"},
@@ -333,7 +336,7 @@ class Intake:
         try:
             channel.send(message)
         except DeliveryError as exc:
-            log.warning("opt-out confirmation to %s not sent: %s", mask_phone(case.phone), exc)
+            log.warning("opt-out confirmation to %s not sent: %s", mask_address(address), exc)
             return False
         return True
 
@@ -364,7 +367,7 @@ class Intake:
         if row is None:
             return "unknown_intent"
         callback = StatusCallback(provider_id, status.lower(), code, answered_by, sequence)
-        if callback.status in FAILED:
+        if self._outcome(row.channel, callback.status) is StatusOutcome.FAILED:
             return self._failed(row, callback, now)
         # The case gate, exclusively: a callback that overtakes the provider's answer to the
         # send waits for the delivery to record that answer, instead of being overwritten by it.
@@ -405,17 +408,20 @@ class Intake:
         if callback.provider_id and not current.provider_id:
             values["provider_id"] = callback.provider_id
         outcome = "noted"
-        status = callback.status
+        meaning = self._outcome(current.channel, callback.status)
         settled = (IntentState.SENT, IntentState.UNKNOWN, IntentState.SENDING)
-        if status in DELIVERED and current.state in (*settled, IntentState.DELIVERED):
+        if meaning is StatusOutcome.DELIVERED and current.state in (*settled, IntentState.DELIVERED):
             values.update(state=IntentState.DELIVERED, completed_at=current.completed_at or now)
             # Only a person makes a conversation (Reg F): not a machine, a fax, nor a call
             # whose answerer nobody detected. A keypress proves one too (see keypress).
-            if status == "completed" and callback.by_person and not current.connected:
+            if callback.by_person and not current.connected:
                 values["connected"] = True
                 self._conversation(conn, current, now)
             outcome = "delivered"
-        elif (status in ACCEPTED or status in UNANSWERED) and current.state == IntentState.UNKNOWN:
+        elif (
+            meaning in (StatusOutcome.ACCEPTED, StatusOutcome.UNANSWERED)
+            and current.state == IntentState.UNKNOWN
+        ):
             values.update(state=IntentState.SENT, reason="confirmed_by_callback")
             outcome = "sent"
         if values:
@@ -423,6 +429,11 @@ class Intake:
         if "state" in values and current.state == IntentState.UNKNOWN:
             store.wake_case(conn, current.case_id, now)  # the ladder waited for this answer
         return outcome
+
+    def _outcome(self, channel: str, status: str) -> StatusOutcome:
+        """What the channel says its provider's ``status`` means (``UNKNOWN`` for an unknown channel)."""
+        cls = self.rt.registry.channels.get(channel)
+        return cls.outcome_of(status) if cls is not None else StatusOutcome.UNKNOWN
 
     def _conversation(self, conn: Any, intent: Any, now: datetime) -> None:
         """A call a person answered: Reg F's cool-down counts from it (once per call)."""

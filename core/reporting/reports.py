@@ -1,8 +1,9 @@
 """``dunning report``: what the reminders did, per segment, ladder step, channel or variant.
 
 Counts come from the store in SQL (:mod:`dunning.core.reporting.queries`); money is
-Decimal, from the per-channel unit costs in settings (an SMS costs its unit
-price times its segments). Definitions, as the report's footnote repeats:
+Decimal, from each channel's own price (:meth:`Channel.price`, read from its
+plugin's settings: a text priced per segment costs its price times its
+segments). Definitions, as the report's footnote repeats:
 
 - *sent*: reminders the provider accepted (or may have: ``unknown``);
 - *responded*: a reply, acknowledgement or promise after the reminder, before
@@ -24,9 +25,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from dunning.core.channel import Channel
+from dunning.core.errors import ConfigError
+from dunning.core.price import Price
 from dunning.core.reporting import queries as q
 from dunning.core.reporting.stats import Difference, median_duration, newcombe_difference, wilson_interval
-from dunning.core.settings import Settings
 
 __all__ = [
     "DEFAULT_BY",
@@ -35,6 +38,7 @@ __all__ = [
     "Report",
     "ReportOptions",
     "build_report",
+    "common_currency",
     "group_columns",
 ]
 
@@ -47,6 +51,8 @@ DIMENSIONS: Mapping[str, tuple[str, ...]] = {
 }
 #: The default grouping: each segment's ladder, step by step.
 DEFAULT_BY = ("segment", "step")
+#: The currency of a report when no channel names one.
+DEFAULT_CURRENCY = "USD"
 #: Money in reports: to the ten-thousandth (SMS prices are fractions of a cent).
 MONEY_PLACES = Decimal("0.0001")
 
@@ -63,21 +69,43 @@ def group_columns(by: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """How to group and what the windows and unit costs are."""
+    """How to group, what the windows are, and what each channel's messages cost."""
 
     by: tuple[str, ...] = DEFAULT_BY
     cure_days: int = 7
     response_days: int = 3
-    unit_costs: Mapping[str, Decimal] = field(default_factory=dict)
-    currency: str = "USD"
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    currency: str = DEFAULT_CURRENCY
 
     @classmethod
-    def from_settings(cls, settings: Settings, **options: Any) -> ReportOptions:
-        costs = {name: settings.channel_cost(name) for name in ("sms", "push", "voice")}
-        return cls(unit_costs=costs, currency=settings.cost_currency, **options)
+    def from_channels(
+        cls, channels: Mapping[str, type[Channel]], settings: Any, **options: Any
+    ) -> ReportOptions:
+        """Options with each channel's price as its plugin's settings give it, all in one currency."""
+        prices = {name: price for name, ch in channels.items() if (price := ch.price(settings)) is not None}
+        return cls(prices=prices, currency=common_currency(prices), **options)
 
-    def unit_cost(self, channel: str) -> Decimal:
-        return self.unit_costs.get(channel, Decimal(0))
+    def cost(self, channel: str, segments: int) -> Decimal:
+        """What one message of ``channel`` of ``segments`` SMS segments cost (0 when unpriced)."""
+        price = self.prices.get(channel)
+        return price.of(segments) if price is not None else Decimal(0)
+
+
+def common_currency(prices: Mapping[str, Price]) -> str:
+    """The currency every priced channel charges in; a ``ConfigError`` naming them when they differ.
+
+    A free channel's currency does not matter; with nothing priced, any given one (or USD).
+    """
+    charged: dict[str, list[str]] = defaultdict(list)
+    for name, price in sorted(prices.items()):
+        if price.amount:
+            charged[price.currency].append(name)
+    if len(charged) > 1:
+        which = "; ".join(f"{currency}: {', '.join(names)}" for currency, names in sorted(charged.items()))
+        raise ConfigError(f"channel prices are in several currencies ({which}); set them in one")
+    if charged:
+        return next(iter(charged))
+    return next((price.currency for price in prices.values()), DEFAULT_CURRENCY)
 
 
 @dataclass
@@ -196,7 +224,7 @@ def _collect(
         row = row_for(r)
         row.cases, row.cured = int(r.cases), int(r.cured or 0)
     for r in q.cost_counts(conn, columns, sent):
-        row_for(r).cost += options.unit_cost(r.cost_channel) * int(r.parts) * int(r.n)
+        row_for(r).cost += options.cost(r.cost_channel, int(r.parts)) * int(r.n)
     # The median is taken here, from each case's two moments: SQLite has no percentile
     # function, and PostgreSQL's percentile_cont would be a second code path to keep equal.
     durations: dict[tuple[Any, ...], list[timedelta]] = defaultdict(list)

@@ -129,7 +129,8 @@ def build_runtime(
     path = policy_path or settings.policy
     if not path:
         raise ConfigError("no policy: pass --policy FILE or set DUNNING_POLICY")
-    templates = TemplateLibrary(filters=registry.template_filters())
+    registry.check_settings(settings)
+    templates = registry.templates(settings.template_dirs)
     policy = load_policy(
         path, channels=registry.channel_specs(), presets=registry.presets, templates=templates.exists
     )

@@ -108,7 +108,7 @@ def _person(rng: random.Random, number: int) -> dict[str, Any]:
         "timezone": zone if rng.random() < 0.5 else None,
         "currency": currency,
         "name": name,
-        "push_token": f"fcm-{number:06d}" if rng.random() < 0.7 else None,
+        "push_token": f"push-{number:06d}" if rng.random() < 0.7 else None,
         "profile": profile,
     }
 

@@ -79,7 +79,7 @@ def load_inputs(config: SimulationConfig) -> _Inputs:
     Raises the usual typed errors (PolicyError, ResponseModelError, InputError) on bad input.
     """
     registry = make_registry(config.plugins)
-    templates = TemplateLibrary(filters=registry.template_filters())
+    templates = registry.templates()
     chooser = hook_chooser(registry.pm)
     policies = [
         load_policy(

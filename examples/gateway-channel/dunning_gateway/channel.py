@@ -12,17 +12,18 @@ import hmac
 import http.client
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from decimal import Decimal
+from importlib.resources import files
 from typing import Any
 
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
 
 from dunning.core.channel import Channel, OutboundMessage, Receipt
 from dunning.core.content.masking import mask_address
+from dunning.core.content.sources import TemplateSource
 from dunning.core.errors import (
     AmbiguousDeliveryError,
     DeliveryError,
@@ -30,6 +31,8 @@ from dunning.core.errors import (
     TransientDeliveryError,
 )
 from dunning.core.hookspecs import hookimpl
+from dunning.core.price import Price
+from dunning.core.sections import SettingsSection
 
 __all__ = ["SIGNATURE_HEADER", "GatewayChannel", "GatewaySettings", "sign"]
 
@@ -39,14 +42,18 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Gateway-Signature"
 
 
-class GatewaySettings(BaseSettings):
-    """``DUNNING_GATEWAY_URL``, ``DUNNING_GATEWAY_SECRET`` and ``DUNNING_GATEWAY_TIMEOUT``."""
+class GatewaySettings(SettingsSection):
+    """``DUNNING_GATEWAY_URL``, ``_SECRET``, ``_TIMEOUT``, and the price of a text (``_COST``, ``_COST_CURRENCY``)."""
 
-    model_config = SettingsConfigDict(env_prefix="DUNNING_GATEWAY_", extra="ignore")
+    namespace = "gateway"
 
     url: str | None = None
     secret: SecretStr | None = None
-    timeout: float = 10.0
+    #: seconds a request may take
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    #: what one text costs, whatever its length
+    cost: Decimal = Field(default=Decimal("0"), ge=0)
+    cost_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -62,6 +69,7 @@ class GatewayChannel(Channel):
     kind = "text"
     queue = "dunning.gateway"
     template_parts = ("body",)
+    settings_namespace = GatewaySettings.namespace
 
     def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
         self.url = url
@@ -72,12 +80,16 @@ class GatewayChannel(Channel):
 
     @classmethod
     def from_settings(cls, settings: Any) -> GatewayChannel | None:
-        """Reads its own ``DUNNING_GATEWAY_*`` settings (and ``DUNNING_SETTINGS_FILE``, if set)."""
-        env_file = os.environ.get("DUNNING_SETTINGS_FILE")
-        own = GatewaySettings(_env_file=env_file) if env_file else GatewaySettings()  # type: ignore[call-arg]
+        """Reads its own ``DUNNING_GATEWAY_*`` section of dunning's settings."""
+        own = GatewaySettings.of(settings)
         if not own.url or own.secret is None:
             return None
         return cls(own.url, own.secret.get_secret_value(), timeout=own.timeout)
+
+    @classmethod
+    def price(cls, settings: Any) -> Price:
+        own = GatewaySettings.of(settings)
+        return Price(own.cost, own.cost_currency)
 
     def send(self, message: OutboundMessage) -> Receipt:
         body = message.parts.get("body")
@@ -141,3 +153,14 @@ def _seconds(value: str | None) -> float | None:
 @hookimpl
 def dunning_register_channels(register: Callable[[type[Channel]], None]) -> None:
     register(GatewayChannel)
+
+
+@hookimpl
+def dunning_register_settings(register: Callable[[type[SettingsSection]], None]) -> None:
+    register(GatewaySettings)
+
+
+@hookimpl
+def dunning_register_templates(register: Callable[[TemplateSource], None]) -> None:
+    """The gateway's texts, installed with the package: ``templates/gateway/<name>.<locale>.j2``."""
+    register(files("dunning_gateway") / "templates")

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from click.testing import CliRunner
 from dunning_gateway.channel import GatewayChannel
 from dunning_gateway.fake_gateway import FakeGateway
 
-from dunning.core.errors import AmbiguousDeliveryError, PermanentDeliveryError, TransientDeliveryError
+from dunning.core.cli import cli
+from dunning.core.errors import (
+    AmbiguousDeliveryError,
+    ConfigError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 from dunning.core.plugins import make_registry
 from dunning.core.settings import load_settings
 from dunning.testing.contract import outbound
 
 PHONE = "+8613800138000"
+#: The example policy: texts through the gateway first.
+POLICY = Path(__file__).resolve().parent.parent / "policy.yaml"
 
 
 @pytest.fixture
@@ -34,6 +45,27 @@ def test_it_is_configured_by_its_own_environment_variables(gateway, monkeypatch)
     channel = GatewayChannel.from_settings(load_settings())
     assert channel is not None and channel.url == gateway.endpoint
     assert channel.send(outbound(GatewayChannel, PHONE, "env-1")).provider_id
+
+
+def test_a_timeout_out_of_bounds_is_refused_naming_its_variable(monkeypatch):
+    monkeypatch.setenv("DUNNING_GATEWAY_TIMEOUT", "0")
+    with pytest.raises(ConfigError, match="DUNNING_GATEWAY_TIMEOUT"):
+        GatewayChannel.from_settings(load_settings())
+
+
+def test_its_templates_come_with_the_package_through_the_templates_hook():
+    library = make_registry().templates()
+    assert library.locales("gateway", "overdue_notice") == ["en", "zh-CN"]
+    assert library.exists("gateway", "overdue_firm", "zh-CN")
+
+
+def test_policy_check_passes_with_gateway_steps():
+    # Given the example policy whose ladders text through the gateway
+    result = CliRunner().invoke(cli, ["policy", "check", str(POLICY)], env={})
+    # Then it checks, and each gateway template renders with its SMS shape
+    assert result.exit_code == 0, result.output
+    assert "gateway/overdue_notice.zh-CN.j2: UCS-2" in result.output
+    assert f"{POLICY}: ok" in result.output
 
 
 def test_a_wrong_secret_is_refused_permanently(gateway):
