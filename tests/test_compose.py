@@ -85,8 +85,20 @@ def test_one_worker_service_per_channel_queue_with_health_checks_and_volumes(com
     assert any("/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
 
 
+def _plugin_variables() -> set[str]:
+    """Every variable of every installed plugin's settings section (DUNNING_TWILIO_FROM, ...)."""
+    from dunning.core.plugins import make_registry
+
+    registry = make_registry()
+    return {
+        section.variable(field)
+        for section in registry.settings.values()
+        for field in section.model_fields
+    }
+
+
 def test_every_command_and_setting_exists(compose):
-    names = {f"DUNNING_{name.upper()}" for name in Settings.model_fields}
+    names = {f"DUNNING_{name.upper()}" for name in Settings.model_fields} | _plugin_variables()
     known = names | {name + "_FILE" for name in names}
     for name, service in compose["services"].items():
         command = service.get("command") or []

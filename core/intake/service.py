@@ -170,7 +170,7 @@ class Intake:
             case_id=case.case_id,
             channel=channel,
             at=at,
-            address=address or case.phone,
+            address=address or self._address_of(case, channel),
             event_id=event_id,
             category=responses.category,
         )
@@ -184,6 +184,11 @@ class Intake:
                         replace(e, case_id=other.case_id, event_id=None, fingerprint=None) for e in per_loan
                     ]
         return found, group
+
+    def _address_of(self, case: Case, channel: str) -> str | None:
+        """The contact point a reply on ``channel`` came from: the one that channel writes to."""
+        cls = self.rt.registry.channels.get(channel)
+        return case.address(cls.contact_kind) if cls is not None else case.phone
 
     def inbound(
         self,

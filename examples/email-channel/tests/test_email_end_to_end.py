@@ -146,7 +146,9 @@ def test_an_opt_out_by_reply_is_confirmed_by_one_last_email(deployment, smtp, tm
         [mail] = smtp.messages
         assert str(mail["To"]) == "wang.fang@example.cn"
         assert "您已退订还款提醒邮件" in mail.get_body(preferencelist=("plain",)).get_content()
-        assert _opt_outs(rt) == [("CN-1", "email")]
+        # recorded on the person, and on the address the answer came from
+        assert _opt_outs(rt) == [("CN-1", "email"), ("CN-1", "email")]
+        assert _opt_out_addresses(rt) == [None, "wang.fang@example.cn"]
     finally:
         rt.close()
 
@@ -155,6 +157,12 @@ def _unsubscribe_link(smtp: FakeSmtp, address: str) -> str:
     """The one-click link of the e-mail sent to ``address`` (deliveries run in parallel: order varies)."""
     [mail] = [m for m in smtp.messages if str(m["To"]) == address]
     return str(mail["List-Unsubscribe"]).split(",")[0].strip(" <>")
+
+
+def _opt_out_addresses(rt) -> list[str | None]:
+    with rt.store.read() as conn:
+        query = select(events.c.address).where(events.c.kind == "opt_out").order_by(events.c.id)
+        return list(conn.scalars(query))
 
 
 def _opt_outs(rt) -> list[tuple[str, str]]:
