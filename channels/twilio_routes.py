@@ -52,7 +52,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     return params
 
 
-router = APIRouter(prefix="/webhooks/twilio", include_in_schema=True)
+router = APIRouter(prefix="/webhooks/twilio", include_in_schema=True, tags=["twilio webhooks"])
 
 
 def _intake(request: Request) -> Intake:
@@ -67,7 +67,9 @@ def _twiml(body: str) -> Response:
 SignedForm = Depends(signed_form)
 
 
-@router.post("/sms/status", status_code=204, summary="SMS delivery status callback")
+@router.post(
+    "/sms/status", status_code=204, summary="SMS delivery status callback", operation_id="twilio_sms_status"
+)
 def sms_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     _intake(request).delivery_status(
         intent_id=request.query_params.get("intent_id"),
@@ -78,7 +80,7 @@ def sms_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/sms/inbound", summary="An SMS from a debtor")
+@router.post("/sms/inbound", summary="An SMS from a debtor", operation_id="twilio_sms_inbound")
 def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response:
     intake = _intake(request)
     sender = form.get("From", "")
@@ -106,7 +108,9 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
     return _twiml(str(response))
 
 
-@router.post("/voice/status", status_code=204, summary="Call status callback")
+@router.post(
+    "/voice/status", status_code=204, summary="Call status callback", operation_id="twilio_voice_status"
+)
 def voice_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     _intake(request).delivery_status(
         intent_id=request.query_params.get("intent_id"),
@@ -128,7 +132,11 @@ def gather_event_id(call_sid: str | None, digits: str) -> str | None:
     return f"{GATHER_EVENT_PREFIX}{call_sid}:{digits}" if call_sid else None
 
 
-@router.post("/voice/gather", summary="A key pressed during a reminder call (answers TwiML)")
+@router.post(
+    "/voice/gather",
+    summary="A key pressed during a reminder call (answers TwiML)",
+    operation_id="twilio_voice_gather",
+)
 def voice_gather(request: Request, form: dict[str, str] = SignedForm) -> Response:
     """Always valid TwiML, whatever happened to the keypress: Twilio speaks an error otherwise."""
     intake = _intake(request)

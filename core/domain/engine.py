@@ -68,6 +68,9 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     """Decide what to do for ``case`` at ``now``; see the module docstring."""
     ctx = Situation(case, history, policy, utc(now))
     amount, settled = outstanding(case, ctx.events)
+    closed = next((e for e in reversed(ctx.events) if e.kind == EventKind.CLOSE), None)
+    if closed is not None:
+        return _final(ctx, "closed", "stop", f"closed:{closed.text or 'closed'}", amount)
     if settled:
         return _final(ctx, "paid", "stop", "paid", amount)
     opted = opted_out(ctx.events)
@@ -257,8 +260,16 @@ class _Positioned:
         if then == "restart":
             return 0, cycle + 1
         if then == "handoff":
+            if self.resumed_after_last_contact():
+                return 0, cycle + 1  # a person sent the case back: the ladder runs again
             return self.decision((self.action("hold", rule="handoff"),), None, "held")
         return self.decision((self.action("stop", rule="ladder_end"),), None, "stopped")
+
+    def resumed_after_last_contact(self) -> bool:
+        """Whether a person released the case since its last contact (the end of the ladder)."""
+        contacts = self.ctx.case_contacts
+        since = contacts[-1].at if contacts else None
+        return any(e.kind == EventKind.RESUME and (since is None or e.at > since) for e in self.ctx.events)
 
     def promise_bounded(self, promise: Event) -> bool:
         """Whether a promise's day lies between the day it was made and the policy's horizon."""

@@ -111,6 +111,11 @@ class EventKind(StrEnum):
     HANDOFF = "handoff"  #: the debtor asked for, or the ladder ended with, a human
     RESUME = "resume"  #: a human released a dispute or hand-off hold
     HELP = "help"  #: the debtor asked how to reach the lender (HELP): answered, not a response
+    CLAIM = "claim"  #: a person took the case's work item (``text``: who owns it now)
+    ASSIGN = "assign"  #: a person gave the case's work item to someone (``text``: the new owner)
+    NOTE = "note"  #: a person's note on the case (``text``)
+    RESOLVE = "resolve"  #: a person resolved the case's work item (``text``: the outcome)
+    CLOSE = "close"  #: a person closed the case for good (``text``: paid, settled, written_off, ...)
 
 
 #: Kinds that stop or redirect the ladder because the debtor answered.
@@ -134,6 +139,8 @@ class Event:
     event_id: str | None = None
     #: a digest of what the sender said, for telling a retry from a conflicting reuse of an id
     fingerprint: str | None = field(default=None, compare=False)
+    #: the person who acted (an API token's name, a console user), None for debtors and providers
+    actor: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -19,16 +19,32 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dunning.core.domain.model import Event, EventKind
+from dunning.core.domain.work import Outcome
 from dunning.core.errors import ConflictError, InputError
 from dunning.core.store.outbox import OutboxMixin
+from dunning.core.store.queue import SYSTEM, WorkQueueMixin
 from dunning.core.store.schema import cases, debtors, events, intents
+from dunning.core.webhooks.topics import Topic
 
 __all__ = ["EventsMixin", "Recorded", "event_values"]
 
 #: Events that concern the person's contact points, not one loan.
 _DEBTOR_WIDE = (EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT)
-#: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans anew).
-_KEEPS_PLANS = (EventKind.RESUME, EventKind.HELP, EventKind.OPT_IN)
+#: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans
+#: anew), and a person's work on the queue (a claim, an assignment, a note, a resolution).
+_KEEPS_PLANS = (
+    EventKind.RESUME,
+    EventKind.HELP,
+    EventKind.OPT_IN,
+    EventKind.CLAIM,
+    EventKind.ASSIGN,
+    EventKind.NOTE,
+    EventKind.RESOLVE,
+)
+#: Work on the queue, applied to the case's work item.
+_WORK = (EventKind.CLAIM, EventKind.ASSIGN, EventKind.RESOLVE)
+#: Statuses a case never leaves by itself: nothing wakes it.
+FINAL = ("paid", "closed")
 _ALL = (None, "", "all", "any")
 
 
@@ -43,7 +59,7 @@ class Recorded:
     debtor_id: str | None = None
 
 
-class EventsMixin(OutboxMixin):
+class EventsMixin(OutboxMixin, WorkQueueMixin):
     """Operations on events."""
 
     @contextlib.contextmanager
@@ -208,8 +224,8 @@ class EventsMixin(OutboxMixin):
                     cases.c.promise_until,
                 ).where(cases.c.case_id == case_id)
             ).one()
-            if case.status == "paid":
-                recorded.status = "paid"  # recorded, but it settles nothing new: no second cure
+            if case.status in FINAL:
+                recorded.status = case.status  # recorded, but it settles nothing new: no second cure
                 return recorded
             if self._settled(conn, case_id, event, case):
                 recorded.cancelled = self.cancel_where(
@@ -218,9 +234,18 @@ class EventsMixin(OutboxMixin):
                 conn.execute(
                     update(cases)
                     .where(cases.c.case_id == case_id)
-                    .values(status="paid", next_check_at=None, closed_at=now, updated_at=now)
+                    .values(
+                        status="paid",
+                        next_check_at=None,
+                        closed_at=now,
+                        updated_at=now,
+                        hold_reason=None,
+                        held_since=None,
+                    )
                 )
                 self._count_cure(conn, case_id, debtor_id, event, case)
+                self.resolve_open_item(conn, case_id, Outcome.PAID, event.actor or SYSTEM, now)
+                self.emit(conn, Topic.PAID, case_id, {"amount": event.amount, "outcome": "paid"}, now)
                 recorded.status = "paid"
                 return recorded
         elif kind == EventKind.OPT_OUT:
@@ -228,6 +253,9 @@ class EventsMixin(OutboxMixin):
             if event.channel not in _ALL:
                 where.append(intents.c.channel == event.channel)
             recorded.cancelled = self.cancel_where(conn, *where, reason="opt_out", now=now)
+            self.emit(conn, Topic.OPTED_OUT, case_id, {"channel": event.channel or "all"}, now)
+        elif kind == EventKind.CLOSE:
+            return self._close(conn, event, recorded, now)
         elif kind in (EventKind.WRONG_NUMBER, EventKind.INVALID_CONTACT):
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.debtor_id == debtor_id, reason=str(kind), now=now
@@ -238,12 +266,39 @@ class EventsMixin(OutboxMixin):
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.case_id == case_id, reason=str(kind), now=now
             )
+            if kind == EventKind.DISPUTE:
+                self.emit(conn, Topic.DISPUTED, case_id, {"text": event.text}, now)
+        elif kind in _WORK:
+            self.apply_work_event(conn, event, now)
         woken = debtor_cases if kind in _DEBTOR_WIDE else [case_id]
         conn.execute(
             update(cases)
-            .where(cases.c.case_id.in_(woken), cases.c.status != "paid")
+            .where(cases.c.case_id.in_(woken), cases.c.status.not_in(FINAL))
             .values(next_check_at=now, updated_at=now)
         )
+        return recorded
+
+    def _close(self, conn: Connection, event: Event, recorded: Recorded, now: datetime) -> Recorded:
+        """A person closed the case for good: nothing is sent again, whatever arrives later."""
+        case_id = event.case_id or ""
+        outcome = event.text or "closed"
+        recorded.cancelled = self.cancel_where(conn, intents.c.case_id == case_id, reason="closed", now=now)
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(
+                status="closed",
+                outcome=outcome[:32],
+                next_check_at=None,
+                closed_at=now,
+                updated_at=now,
+                hold_reason=None,
+                held_since=None,
+            )
+        )
+        if outcome == Outcome.PAID:
+            self.emit(conn, Topic.PAID, case_id, {"outcome": outcome, "by": event.actor}, now)
+        recorded.status = "closed"
         return recorded
 
     def _settled(self, conn: Connection, case_id: str, event: Event, row: Any) -> bool:
@@ -317,6 +372,7 @@ class EventsMixin(OutboxMixin):
                         .values(broken_promises=debtors.c.broken_promises + 1, updated_at=now)
                     )
                     self.add_audit(conn, [_broken_audit(case_id, old, now)])
+                    self.emit(conn, Topic.PROMISE_BROKEN, case_id, {"until": old}, now)
                     broken.append(case_id)
             elif until is not None and until != old:
                 conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=until))
@@ -358,6 +414,7 @@ def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> di
         "source": source,
         "recorded_at": now,
         "fingerprint": event.fingerprint,
+        "actor": event.actor,
     }
 
 
@@ -380,4 +437,12 @@ def _event_detail(event: Event) -> dict[str, Any]:
         detail["date"] = event.date.isoformat()
     if event.intent_id:
         detail["intent_id"] = event.intent_id
+    if event.actor:
+        detail["actor"] = event.actor
+    if event.kind in _NOTED and event.text:
+        detail["text"] = event.text[:500]
     return detail
+
+
+#: Events whose text a person wrote for other people: shown on the timeline (a debtor's reply is not).
+_NOTED = (EventKind.CLAIM, EventKind.ASSIGN, EventKind.NOTE, EventKind.RESOLVE, EventKind.CLOSE)

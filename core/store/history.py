@@ -47,6 +47,7 @@ def event_from_row(row: Row[Any]) -> Event:
         address=m["address"],
         intent_id=m["intent_id"],
         event_id=m["event_id"],
+        actor=m.get("actor"),
     )
 
 
