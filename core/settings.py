@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     #: seconds an API request waits for its turn before it is answered 503 with Retry-After
     api_queue_seconds: float = Field(default=5.0, gt=0, le=120)
 
+    # -------------------------------------------------------------- outbound webhooks
+    #: ``URL=topic,topic;URL=...`` (see dunning.core.webhooks.topics)
+    webhooks: str | None = None
+    #: the HMAC-SHA256 key every delivery is signed with (required with webhooks)
+    webhook_secret: SecretStr | None = None
+    #: attempts before a delivery counts as failed
+    webhook_max_attempts: int = Field(default=12, ge=1, le=50)
+    webhook_min_backoff_ms: int = Field(default=1000, ge=1)
+    webhook_max_backoff_ms: int = Field(default=3_600_000, ge=1)
+    webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+
+    # -------------------------------------------------------------- console
+    #: hours a console session lasts without signing in again
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+
     # -------------------------------------------------------------- twilio
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None

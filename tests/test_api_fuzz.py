@@ -98,6 +98,7 @@ WEBHOOKS = [
     "/webhooks/twilio/sms/inbound",
     "/webhooks/twilio/voice/status",
     "/webhooks/twilio/voice/gather",
+    "/webhooks/twilio/voice/dial",
 ]
 TWILIO_FIELDS = (
     "MessageSid",
@@ -110,6 +111,8 @@ TWILIO_FIELDS = (
     "CallStatus",
     "AnsweredBy",
     "Digits",
+    "DialCallStatus",
+    "DialCallDuration",
     "AccountSid",
 )
 

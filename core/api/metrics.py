@@ -1,4 +1,5 @@
-"""Prometheus metrics: intents by state, attempts by outcome, events by kind, rejected webhooks.
+"""Prometheus metrics: intents by state, attempts by outcome, events by kind, rejected webhooks,
+the work queue's backlog, and outbound webhook deliveries (by state, and failed attempts).
 
 The store's counts are read when Prometheus scrapes (the store is the truth,
 shared by every process); webhook rejections are counted in this process.
@@ -7,9 +8,10 @@ shared by every process); webhook rejections are counted in this process.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -23,7 +25,7 @@ class _StoreCollector(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         by_state = GaugeMetricFamily(
             "dunning_intents", "Reminders in the outbox by state", labels=["channel", "state"]
         )
@@ -50,10 +52,38 @@ class _StoreCollector(Collector):
             for kind, count in conn.execute(select(events.c.kind, func.count()).group_by(events.c.kind)):
                 by_kind.add_metric([kind], count)
             parked.add_metric([], self.store.count_quarantined(conn))
+            deliveries, failures = self.store.delivery_counts(conn)
+            backlog = self.store.backlog(conn, datetime.now(UTC))
+        yield from _webhooks(deliveries, failures)
+        yield _backlog(backlog)
         yield by_state
         yield by_outcome
         yield by_kind
         yield parked
+
+
+def _webhooks(deliveries: dict[str, int], failures: int) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    by_state = GaugeMetricFamily(
+        "dunning_webhook_deliveries", "Outbound webhook deliveries by state", labels=["state"]
+    )
+    for state, count in sorted(deliveries.items()):
+        by_state.add_metric([state], count)
+    failed = CounterMetricFamily(
+        "dunning_webhook_failures", "Outbound webhook attempts that failed (refused, timed out, not 2xx)"
+    )
+    failed.add_metric([], failures)
+    yield by_state
+    yield failed
+
+
+def _backlog(rows: list[tuple[str, int, int]]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(
+        "dunning_queue_items", "Cases waiting for a person, by hold reason", labels=["reason", "sla"]
+    )
+    for reason, count, late in rows:
+        gauge.add_metric([reason, "within"], count - late)
+        gauge.add_metric([reason, "overdue"], late)
+    return gauge
 
 
 class Metrics:

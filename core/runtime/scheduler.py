@@ -21,6 +21,7 @@ from dunning.core.domain.model import Case, Contact, ContactStatus, History, Int
 from dunning.core.errors import DeliveryError
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.runtime.webhooks import hand_over_webhooks
 from dunning.core.store.cases import DueCase
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import Fault, describe
@@ -58,6 +59,8 @@ class SweepReport:
     ambiguous: int = 0
     reconciled_sent: int = 0
     reconciled_unsent: int = 0
+    #: webhook deliveries handed to the broker
+    webhooks: int = 0
 
 
 def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) -> TickReport:
@@ -77,6 +80,7 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
         _decide_batch(rt, page, histories, now, report)
         if len(page) < batch:
             break
+    hand_over_webhooks(rt, now)  # what this tick's decisions told the subscribers
     return report
 
 
@@ -358,6 +362,7 @@ def sweep(rt: Runtime, now: datetime | None = None, *, requeue_after: timedelta 
         report.handed_over += handed
         if handed < len(due):
             break
+    report.webhooks = hand_over_webhooks(rt, now)
     return report
 
 

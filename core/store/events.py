@@ -267,7 +267,7 @@ class EventsMixin(OutboxMixin, WorkQueueMixin):
                 conn, intents.c.case_id == case_id, reason=str(kind), now=now
             )
             if kind == EventKind.DISPUTE:
-                self.emit(conn, Topic.DISPUTED, case_id, {"text": event.text}, now)
+                self.emit(conn, Topic.DISPUTED, case_id, {"at": event.at, "channel": event.channel}, now)
         elif kind in _WORK:
             self.apply_work_event(conn, event, now)
         woken = debtor_cases if kind in _DEBTOR_WIDE else [case_id]

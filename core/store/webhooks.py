@@ -112,12 +112,19 @@ class WebhookOutboxMixin(StoreBase):
         )
         return list(conn.scalars(query))
 
-    def mark_deliveries_enqueued(self, conn: Connection, ids: Sequence[str], now: datetime) -> None:
+    def mark_deliveries(self, conn: Connection, ids: Sequence[str], state: str, now: datetime) -> None:
+        """Mark deliveries enqueued before they go to the broker (or pending again if it failed).
+
+        Only deliveries still on their way are touched: one a worker settled meanwhile stays settled.
+        """
         if ids:
             conn.execute(
                 update(webhook_deliveries)
-                .where(webhook_deliveries.c.id.in_(list(ids)))
-                .values(state=DeliveryState.ENQUEUED, next_attempt_at=now)
+                .where(
+                    webhook_deliveries.c.id.in_(list(ids)),
+                    webhook_deliveries.c.state.in_([DeliveryState.PENDING, DeliveryState.ENQUEUED]),
+                )
+                .values(state=state, next_attempt_at=now)
             )
 
     def delivery(self, conn: Connection, delivery_id: str) -> DeliveryRow | None:
