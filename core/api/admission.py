@@ -26,7 +26,7 @@ __all__ = ["Admission", "busy", "store_unavailable"]
 log = logging.getLogger(__name__)
 
 #: Paths that never touch the store's write path, and must answer even when it is saturated.
-UNGATED = ("/healthz", "/metrics", "/docs", "/openapi.json", "/redoc")
+UNGATED = ("/healthz", "/metrics", "/docs", "/openapi.json", "/redoc", "/console/static")
 #: Seconds a client is told to wait before retrying.
 RETRY_AFTER = 2
 

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dunning.core.api import queue_routes, routes
 from dunning.core.api.admission import Admission, store_unavailable
 from dunning.core.api.auth import parse_tokens
+from dunning.core.api.console import mount_console
 from dunning.core.api.metrics import Metrics
 from dunning.core.api.openapi import problem_openapi
 from dunning.core.api.problems import http_problem, validation_problem
@@ -43,6 +44,7 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
     app.add_middleware(Admission, slots=settings.api_slots, wait=settings.api_queue_seconds)
     app.include_router(routes.router)
     app.include_router(queue_routes.router)
+    mount_console(app)
     # Channel plugins bring their providers' webhooks (Twilio's among them).
     for impl in rt.registry.pm.hook.dunning_register_routes.get_hookimpls():
         impl.function(register=app.include_router)

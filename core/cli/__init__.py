@@ -35,6 +35,7 @@ def _register_commands() -> None:
         run,
         serve,
         simulate,
+        users,
         workers,
     )
 
@@ -53,6 +54,7 @@ def _register_commands() -> None:
     cli.add_command(workers.scheduler)
     cli.add_command(report.report_cmd)
     cli.add_command(simulate.simulate)
+    cli.add_command(users.users)
 
 
 _register_commands()

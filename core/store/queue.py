@@ -245,6 +245,19 @@ class WorkQueueMixin(WebhookOutboxMixin):
             .values(call_status=status[:32], call_seconds=seconds)
         )
 
+    def record_reveal(self, conn: Connection, case_id: str, field: str, user: str, now: datetime) -> None:
+        """Someone saw a case's full phone or account number: who, when, which case and what."""
+        conn.execute(
+            audit.insert().values(
+                at=now,
+                case_id=case_id,
+                kind="reveal",
+                action=field[:32],
+                rule=user[:256],
+                detail={"by": user},
+            )
+        )
+
     # ------------------------------------------------------------ reading
 
     def _open_items(self, conn: Connection, case_ids: Sequence[str]) -> list[WorkItem]:

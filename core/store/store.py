@@ -5,13 +5,14 @@ from __future__ import annotations
 from dunning.core.store.cases import CasesMixin
 from dunning.core.store.events import EventsMixin
 from dunning.core.store.history import HistoryMixin
+from dunning.core.store.portfolio import PortfolioMixin
 from dunning.core.store.quarantine import QuarantineMixin
 from dunning.core.store.users import UsersMixin
 
 __all__ = ["Store", "open_store"]
 
 
-class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, UsersMixin):
+class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, UsersMixin, PortfolioMixin):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
