@@ -33,8 +33,7 @@ def portfolio_page(request: Request) -> Response:
     with store.read() as conn:
         view = store.portfolio(conn, now, PORTFOLIO_DAYS)
         backlog = store.backlog(conn, now)
-    first = min((day for day, _ in view.reminders), default=now.date())
-    days = [first + timedelta(days=i) for i in range((now.date() - first).days + 1)]
+    days = [now.date() - timedelta(days=PORTFOLIO_DAYS - 1 - i) for i in range(PORTFOLIO_DAYS)]
     charts = {
         "reminders": daily_stacks("Reminders sent per day, by channel", view.reminders, days),
         "cure": curve("Share of reminded cases paid, by days since the first reminder", view.cure_curve),

@@ -75,16 +75,17 @@ async def queue_action(request: Request, case_id: str, action: str) -> Response:
         if error:
             raise ConsoleRefusal(409 if "queue" in error or "claimed" in error else 422, error)
         return RedirectResponse("/console", status_code=303)
-    return _row(request, session, case_id, error)
+    # Keep the keyboard where the work goes on: the outcome after a claim, the case after a resolve.
+    return _row(request, session, case_id, error, focus="outcome" if action == "claim" else "case")
 
 
-def _row(request: Request, session: SessionRow, case_id: str, error: str | None) -> Response:
+def _row(request: Request, session: SessionRow, case_id: str, error: str | None, focus: str = "") -> Response:
     intake = _intake(request)
     store, now = intake.rt.store, intake.rt.now()
     with store.read() as conn:
         items = store.items_of(conn, case_id)
     item = items[0] if items else None
-    context: dict[str, Any] = {"item": item, "now": now, "outcomes": OUTCOMES, "error": error}
+    context: dict[str, Any] = {"item": item, "now": now, "outcomes": OUTCOMES, "error": error, "focus": focus}
     if item is not None:
         context["level"] = sla_level(item, now)
     return page(request, "queue_row.html", session, status=200, **context)
