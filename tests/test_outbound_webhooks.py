@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -104,8 +104,9 @@ def test_given_a_subscriber_when_a_debtor_disputes_then_it_hears_disputed_and_ha
     finally:
         runner.stop()
         runner.rt.close()
-    # Then it heard both, in order, and nothing it did not subscribe to
-    got = receiver.requests
+    # Then it heard both (deliveries travel in parallel: their created_at tells the order), and
+    # nothing it did not subscribe to
+    got = sorted(receiver.requests, key=lambda r: (r.json()["created_at"], r.json()["type"] != "disputed"))
     assert [r.json()["type"] for r in got] == ["disputed", "handed_off"]
     assert [r.json()["case_id"] for r in got] == ["C-1", "C-1"]
     assert got[1].json()["data"]["reason"] == "dispute"
@@ -216,3 +217,72 @@ def test_subscriptions_without_a_secret_or_with_an_unknown_topic_are_refused_at_
         build_runtime(Settings(**base, webhooks="http://127.0.0.1:9/x=paid"))
     with pytest.raises(ConfigError, match="unknown topic 'payed'"):
         build_runtime(Settings(**base, webhooks="http://127.0.0.1:9/x=payed", webhook_secret="s"))
+
+
+RISKY = """
+name: risky
+preset: none
+segments:
+  - {name: risky, when: "amount_due / (days_overdue - 5) > 1000", ladder: l}
+  - {name: all, ladder: l}
+ladders:
+  l:
+    steps:
+      - {channel: sms, template: overdue_notice, wait: 2d}
+"""
+
+
+def test_given_a_case_that_cannot_be_decided_then_quarantined_is_heard_once_per_spell(
+    tmp_path, database_url, receiver
+):
+    # Given a policy whose condition divides by zero for a case 5 days overdue
+    (tmp_path / "p.yaml").write_text(RISKY)
+    clock = [NOW]
+    rt = build_runtime(
+        Settings(
+            database_url=database_url,
+            policy=str(tmp_path / "p.yaml"),
+            webhooks=f"{receiver.url}/q=quarantined",
+            webhook_secret=SECRET,
+        ),
+        clock=lambda: clock[0],
+        dry_run=True,
+    )
+    with rt.store.write() as conn:
+        rt.store.upsert_cases(
+            conn, [make_case(case_id="C-5", due_date=(NOW.date() - timedelta(days=5)))], NOW
+        )
+    runner = Embedded(rt, threads=1)
+    runner.start()
+    try:
+        # When the scheduler fails to decide it, twice (the second time after its retry pause)
+        runner.step()
+        clock[0] = NOW + timedelta(hours=1)
+        runner.step()
+        runner.drain_webhooks()
+    finally:
+        runner.stop()
+        rt.close()
+    # Then the subscriber heard of it once, with the stage and the (masked) error
+    (request,) = receiver.requests
+    body = request.json()
+    assert (body["type"], body["case_id"], body["data"]["stage"]) == ("quarantined", "C-5", "decide")
+    assert "DivisionByZero" in body["data"]["error"]
+    assert reference_verify(SECRET, request.header("Dunning-Signature"), request.body)
+
+
+def test_given_a_promise_that_runs_out_unpaid_then_promise_broken_is_heard(tmp_path, database_url, receiver):
+    runner, clock = start(tmp_path, database_url, f"{receiver.url}/p=promise_broken")
+    rt = runner.rt
+    try:
+        day = (NOW + timedelta(days=2)).date().isoformat()
+        assert post(rt, {"event_id": "pr-1", "case_id": "C-1", "kind": "promise", "date": day}) == 200
+        runner.step()
+        clock[0] = NOW + timedelta(days=5)  # past the promised day and its grace, unpaid
+        runner.step()
+        runner.drain_webhooks()
+    finally:
+        runner.stop()
+        rt.close()
+    (request,) = receiver.requests
+    assert (request.json()["type"], request.json()["case_id"]) == ("promise_broken", "C-1")
