@@ -22,6 +22,7 @@ from dunning.core.domain.model import Event, EventKind
 from dunning.core.domain.work import Outcome
 from dunning.core.errors import ConflictError, InputError
 from dunning.core.store.outbox import OutboxMixin
+from dunning.core.store.promises import PromisesMixin
 from dunning.core.store.queue import SYSTEM, WorkQueueMixin
 from dunning.core.store.schema import cases, debtors, events, intents
 from dunning.core.webhooks.topics import Topic
@@ -59,7 +60,7 @@ class Recorded:
     debtor_id: str | None = None
 
 
-class EventsMixin(OutboxMixin, WorkQueueMixin):
+class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
     """Operations on events."""
 
     @contextlib.contextmanager
@@ -332,52 +333,6 @@ class EventsMixin(OutboxMixin, WorkQueueMixin):
         if until is not None:
             conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=None))
 
-    def track_promises(
-        self,
-        conn: Connection,
-        decided: Sequence[tuple[str, str, datetime | None]],
-        now: datetime,
-        stored: Mapping[str, datetime] | None = None,
-    ) -> list[str]:
-        """Count each promise that ran out unpaid as broken, once; remember the running ones.
-
-        ``decided`` is (case_id, debtor_id, until) per case the tick just decided, ``until``
-        being the end of the promise hold the engine decided (None when it holds for none).
-        Returns the cases whose promise was counted as broken now. ``stored`` is each
-        case's running promise as the caller read it (read here when not given).
-        """
-        if stored is None:
-            ids = [case_id for case_id, _, _ in decided]
-            found: dict[str, datetime] = {}
-            for start in range(0, len(ids), 500):
-                query = select(cases.c.case_id, cases.c.promise_until).where(
-                    cases.c.case_id.in_(ids[start : start + 500]), cases.c.promise_until.is_not(None)
-                )
-                found.update((row.case_id, row.promise_until) for row in conn.execute(query))
-            stored = found
-        broken = []
-        for case_id, debtor_id, until in decided:
-            old = stored.get(case_id)
-            if old is not None and old <= now:
-                # A conditional update, so that two schedulers cannot count it twice.
-                done = conn.execute(
-                    update(cases)
-                    .where(cases.c.case_id == case_id, cases.c.promise_until == old)
-                    .values(promise_until=until)
-                )
-                if done.rowcount == 1:
-                    conn.execute(
-                        update(debtors)
-                        .where(debtors.c.debtor_id == debtor_id)
-                        .values(broken_promises=debtors.c.broken_promises + 1, updated_at=now)
-                    )
-                    self.add_audit(conn, [_broken_audit(case_id, old, now)])
-                    self.emit(conn, Topic.PROMISE_BROKEN, case_id, {"until": old}, now)
-                    broken.append(case_id)
-            elif until is not None and until != old:
-                conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=until))
-        return broken
-
     def events_for(self, conn: Connection, case_id: str) -> list[Any]:
         return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
 
@@ -415,17 +370,6 @@ def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> di
         "recorded_at": now,
         "fingerprint": event.fingerprint,
         "actor": event.actor,
-    }
-
-
-def _broken_audit(case_id: str, until: datetime, now: datetime) -> dict[str, Any]:
-    return {
-        "at": now,
-        "case_id": case_id,
-        "kind": "case",
-        "action": "broken_promise",
-        "rule": "promise",
-        "detail": {"until": until.isoformat()},
     }
 
 
