@@ -4,8 +4,8 @@ A pure function. It reads no clock, no database and no network: everything it
 knows comes in as arguments, so the same inputs always give the same
 decision, and its promises can be proven by property-based tests:
 
-- nothing is sent after a payment, inside a dispute or hand-off hold, or on a
-  channel the debtor opted out of;
+- nothing is sent after a payment, after a person closed the case, inside a
+  dispute or hand-off hold, or on a channel the debtor opted out of;
 - nothing is sent inside quiet hours in any zone the debtor may be in, or
   over any cap;
 - a blocked send is deferred to the next lawful moment; one that can never be

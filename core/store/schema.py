@@ -268,7 +268,7 @@ audit = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", UTCDateTime, nullable=False),
     Column("case_id", String(128), nullable=False, index=True),
-    #: decision | intent | callback | event | case
+    #: decision | intent | callback | event | case | queue (work items) | reveal (a full number shown)
     Column("kind", String(16), nullable=False),
     Column("action", String(32), nullable=False),
     Column("channel", String(64)),
