@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from dunning.channels.handoff import after_dial, handoff_twiml
 from dunning.channels.twilio_settings import TwilioSettings
 from dunning.channels.voice_lines import line, say
 from dunning.channels.voices import BUILT_IN, FALLBACK, Voice, parse_voices
@@ -28,6 +29,7 @@ from dunning.core.hookspecs import hookimpl
 from dunning.core.intake.keys import fingerprint, namespaced
 from dunning.core.intake.records import normalise_phone
 from dunning.core.intake.service import Intake
+from dunning.core.intake.work import WorkActions
 
 __all__ = ["GATHER_EVENT_PREFIX", "dunning_register_routes", "gather_event_id", "router"]
 
@@ -55,7 +57,7 @@ async def signed_form(request: Request) -> dict[str, str]:
     return params
 
 
-router = APIRouter(prefix="/webhooks/twilio", include_in_schema=True)
+router = APIRouter(prefix="/webhooks/twilio", include_in_schema=True, tags=["twilio webhooks"])
 
 
 def _intake(request: Request) -> Intake:
@@ -70,7 +72,9 @@ def _twiml(body: str) -> Response:
 SignedForm = Depends(signed_form)
 
 
-@router.post("/sms/status", status_code=204, summary="SMS delivery status callback")
+@router.post(
+    "/sms/status", status_code=204, summary="SMS delivery status callback", operation_id="twilio_sms_status"
+)
 def sms_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     _intake(request).delivery_status(
         intent_id=request.query_params.get("intent_id"),
@@ -81,7 +85,7 @@ def sms_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/sms/inbound", summary="An SMS from a debtor")
+@router.post("/sms/inbound", summary="An SMS from a debtor", operation_id="twilio_sms_inbound")
 def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response:
     intake = _intake(request)
     sender = form.get("From", "")
@@ -108,7 +112,9 @@ def sms_inbound(request: Request, form: dict[str, str] = SignedForm) -> Response
     return _twiml(str(response))
 
 
-@router.post("/voice/status", status_code=204, summary="Call status callback")
+@router.post(
+    "/voice/status", status_code=204, summary="Call status callback", operation_id="twilio_voice_status"
+)
 def voice_status(request: Request, form: dict[str, str] = SignedForm) -> Response:
     _intake(request).delivery_status(
         intent_id=request.query_params.get("intent_id"),
@@ -130,7 +136,11 @@ def gather_event_id(call_sid: str | None, digits: str) -> str | None:
     return f"{GATHER_EVENT_PREFIX}{call_sid}:{digits}" if call_sid else None
 
 
-@router.post("/voice/gather", summary="A key pressed during a reminder call (answers TwiML)")
+@router.post(
+    "/voice/gather",
+    summary="A key pressed during a reminder call (answers TwiML)",
+    operation_id="twilio_voice_gather",
+)
 def voice_gather(request: Request, form: dict[str, str] = SignedForm) -> Response:
     """Always valid TwiML, whatever happened to the keypress: Twilio speaks an error otherwise."""
     intake = _intake(request)
@@ -138,10 +148,67 @@ def voice_gather(request: Request, form: dict[str, str] = SignedForm) -> Respons
     digits = form.get("Digits", "")
     meaning = _keypress(intake, intent_id, digits, gather_event_id(form.get("CallSid"), digits))
     locale = request.query_params.get("locale") or _locale_of(intake, intent_id)
+    if meaning == "handoff":
+        return _twiml(_put_through(request, intake, intent_id, locale))
     response = VoiceResponse()
     say(response, *line(meaning, locale, _voices(request)))
     response.hangup()
     return _twiml(str(response))
+
+
+def _put_through(request: Request, intake: Intake, intent_id: str, locale: str) -> str:
+    """The agent keypress: ``<Dial>`` the agent the policy names for the case, or the fallback."""
+    handoff = intake.rt.policy.handoff
+    number = handoff.number_for(locale, _segment_of(intake, intent_id))
+    settings = TwilioSettings.of(request.app.state.settings)
+    return handoff_twiml(
+        number=number,
+        locale=locale,
+        voices=_voices(request),
+        public_url=request.app.state.public_url,
+        intent_id=intent_id,
+        timeout_seconds=int(handoff.timeout.total_seconds()),
+        caller_id=settings.from_,
+    )
+
+
+@router.post(
+    "/voice/dial",
+    summary="The debtor's call to an agent ended (the <Dial action>; answers TwiML)",
+    operation_id="twilio_voice_dial",
+)
+def voice_dial(request: Request, form: dict[str, str] = SignedForm) -> Response:
+    """Record the agent leg on the case's work item; a caller nobody answered hears the fallback."""
+    intake = _intake(request)
+    intent_id = request.query_params.get("intent_id", "")
+    status = form.get("DialCallStatus", "") or "unknown"
+    duration = form.get("DialCallDuration", "")
+    seconds = int(duration) if duration.isdigit() else None
+    case_id = _case_of(intake, intent_id)
+    if case_id is not None:
+        try:
+            WorkActions(intake).agent_call(case_id, status.lower()[:32], seconds)
+        except Exception:
+            log.exception("the agent call of intent %r could not be recorded", intent_id[:64])
+    locale = request.query_params.get("locale") or _locale_of(intake, intent_id)
+    return _twiml(after_dial(status, locale, _voices(request)))
+
+
+def _case_of(intake: Intake, intent_id: str) -> str | None:
+    with intake.rt.store.read() as conn:
+        row: Any = intake.rt.store.intent(conn, intent_id)
+    return None if row is None else str(row.case_id)
+
+
+def _segment_of(intake: Intake, intent_id: str) -> str | None:
+    """The segment the reminder was sent for (an agent's number may be the segment's)."""
+    try:
+        with intake.rt.store.read() as conn:
+            row: Any = intake.rt.store.intent(conn, intent_id)
+    except Exception:
+        log.exception("cannot read the segment of intent %r", intent_id[:64])
+        return None
+    return None if row is None else str(row.segment)
 
 
 def _keypress(intake: Intake, intent_id: str, digits: str, event_id: str | None) -> str:

@@ -28,6 +28,11 @@ LINES: Mapping[str, Mapping[str, str]] = {
         "en": "Please hold while we connect you to an agent.",
     },
     "unknown": {"zh": "抱歉，未能识别您的按键。", "en": "Sorry, that key was not recognised."},
+    # the agent keypress, when no agent number is configured or nobody answered it
+    "no_agent": {
+        "zh": "抱歉，目前没有客服可以接听。我们会尽快回电给您，再见。",
+        "en": "Sorry, no agent is available right now. We will call you back soon. Goodbye.",
+    },
     # a key pressed on a call no reminder stands behind (a channel test): thanks, and goodbye
     "goodbye": {"zh": "谢谢，再见。", "en": "Thank you. Goodbye."},
 }

@@ -6,7 +6,9 @@
     ├── ConfigError                 a policy, preset or setting is wrong
     │   └── PolicyError             names file, line and field of each problem
     ├── InputError                  a bad row, event or API request
-    │   └── ConflictError           an id already recorded with another content
+    │   ├── ConflictError           an id already recorded with another content
+    │   ├── NotFoundError           what the request names does not exist
+    │   └── StateError              not now: the case is not in the queue, already claimed, ...
     ├── PluginError                 a plugin broke a rule of registration
     │   └── DuplicateNameError      two plugins registered the same name
     ├── TemplateError               a template is missing or failed to render
@@ -34,12 +36,14 @@ __all__ = [
     "DunningError",
     "DuplicateNameError",
     "InputError",
+    "NotFoundError",
     "PermanentDeliveryError",
     "PluginError",
     "PolicyError",
     "Problem",
     "ProcessError",
     "SchemaError",
+    "StateError",
     "TemplateError",
     "TransientDeliveryError",
 ]
@@ -96,6 +100,14 @@ class ConflictError(InputError):
     def __init__(self, message: str, *, field: str | None = "event_id", stored: dict[str, str]) -> None:
         self.stored = stored
         super().__init__(message, field=field)
+
+
+class NotFoundError(InputError):
+    """What a request names (a case, a user) does not exist."""
+
+
+class StateError(InputError):
+    """The request is valid but cannot be done now: the case is not in the queue, or someone else has it."""
 
 
 class PluginError(DunningError):

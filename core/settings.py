@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     #: directories of the deployment's own templates, searched before the built-in ones
     template_dirs: CommaList = Field(default_factory=list)
 
+    # -------------------------------------------------------------- outbound webhooks
+    #: ``URL=topic,topic;URL=...`` (see dunning.core.webhooks.topics)
+    webhooks: str | None = None
+    #: the HMAC-SHA256 key every delivery is signed with (required with webhooks)
+    webhook_secret: SecretStr | None = None
+    #: attempts before a delivery counts as failed
+    webhook_max_attempts: int = Field(default=12, ge=1, le=50)
+    webhook_min_backoff_ms: int = Field(default=1000, ge=1)
+    webhook_max_backoff_ms: int = Field(default=3_600_000, ge=1)
+    webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+
+    # -------------------------------------------------------------- console
+    #: hours a console session lasts without signing in again
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+
     #: every ``DUNNING_*`` value (file, environment, overrides), for the plugins' sections
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
     #: sections already read and validated, by class

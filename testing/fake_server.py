@@ -115,7 +115,9 @@ def take_first(countdowns: list[Countdown]) -> Countdown | None:
 class FakeServer:
     """Base of the fakes: start/stop (or ``with``), ``url``, and one :meth:`handle` per request."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        #: the port to listen on once started (0: any free one)
+        self.wanted_port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -129,7 +131,7 @@ class FakeServer:
         if self._server is not None:
             return self
         self._stopping.clear()
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", self.wanted_port), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},

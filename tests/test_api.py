@@ -135,12 +135,12 @@ def test_a_batch_with_one_bad_event_records_none_and_names_it(client, runtime):
     }
     response = client.post("/v1/events", json=batch, headers=bearer())
     assert response.status_code == 422
-    problems = {tuple(d["loc"]): d["msg"] for d in response.json()["detail"]}
+    problems = {tuple(d["loc"]): d["msg"] for d in response.json()["errors"]}
     assert problems == {("body", "events", 2, "at"): "at: needs a UTC offset, e.g. 2026-12-03T10:00:00+08:00"}
     batch["events"][2]["at"] = "2026-12-02T10:00:00+08:00"
     response = client.post("/v1/events", json=batch, headers=bearer())
     assert response.status_code == 422
-    assert [d["loc"] for d in response.json()["detail"]] == [["body", "events", 1, "case_id"]]
+    assert [d["loc"] for d in response.json()["errors"]] == [["body", "events", 1, "case_id"]]
     assert count(runtime, events) == 0
     del batch["events"][1]
     response = client.post("/v1/events", json=batch, headers=bearer())
@@ -156,7 +156,7 @@ def test_bad_fields_are_named(client, runtime):
     ]:
         response = client.post("/v1/events", json=body, headers=bearer())
         assert response.status_code == 422, body
-        assert any(field in d["loc"] for d in response.json()["detail"]), response.json()
+        assert any(field in d["loc"] for d in response.json()["errors"]), response.json()
     assert count(runtime, events) == 0
 
 
@@ -198,7 +198,7 @@ def test_cases_upsert_get_and_timeline(client):
     bad = client.post(
         "/v1/cases", json={"cases": [case, {**case, "case_id": "C-10", "currency": "XYZ"}]}, headers=bearer()
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "cases", 1, "currency"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["loc"] == ["body", "cases", 1, "currency"]
     assert client.get("/v1/cases/C-10", headers=bearer()).status_code == 404
     assert client.get("/v1/cases/C-9/timeline", headers=bearer()).json() == []
 

@@ -16,6 +16,7 @@ import yaml
 
 from dunning.core.cli import cli
 from dunning.core.plugins import make_registry
+from dunning.core.runtime.webhooks import QUEUE as WEBHOOK_QUEUE
 from dunning.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ def test_one_worker_service_per_channel_queue_with_health_checks_and_volumes(com
         if isinstance(arg, str) and arg.startswith("dunning.")
     }
     builtin = {cls.spec().queue_name for name, cls in make_registry().channels.items() if name != "outbox"}
-    assert queues == builtin
+    assert queues == builtin | {WEBHOOK_QUEUE}  # and the outbound webhooks' own queue
     for name in ("redis", "postgres", "api"):
         assert "healthcheck" in services[name], name
     assert any("/var/lib/postgresql/data" in v for v in services["postgres"]["volumes"])
@@ -91,9 +92,7 @@ def _plugin_variables() -> set[str]:
 
     registry = make_registry()
     return {
-        section.variable(field)
-        for section in registry.settings.values()
-        for field in section.model_fields
+        section.variable(field) for section in registry.settings.values() for field in section.model_fields
     }
 
 

@@ -50,6 +50,7 @@ def events(draw):
                     "opt_out",
                     "wrong_number",
                     "conversation",
+                    "close",
                 ]
             )
         )
@@ -59,6 +60,8 @@ def events(draw):
             kw["amount"] = draw(st.sampled_from([None, Decimal("100"), Decimal("3200")]))
         if kind == "promise":
             kw["date"] = (at + timedelta(days=draw(st.integers(0, 5)))).date()
+        if kind == "close":
+            kw["text"] = draw(st.sampled_from(["written_off", "settled", "fraud"]))
         if kind in ("opt_out", "wrong_number"):
             kw["channel"] = draw(
                 st.sampled_from([*CHANNELS, "all"] if kind == "opt_out" else ["sms", "voice"])
@@ -153,6 +156,8 @@ def test_every_promise_holds(spec, case, evs, others):
         assert not any(e.kind == EventKind.PAYMENT and e.amount is None for e in prior)
         assert paid < case.amount_due
         assert not any(e.kind == EventKind.OPT_OUT and e.channel in (s.channel, "all") for e in prior)
+        # Nothing after a person closed the case for good (written off, settled, ...).
+        assert not any(e.kind == EventKind.CLOSE for e in prior)
         holds = [
             e
             for e in sorted(prior, key=lambda e: e.at)

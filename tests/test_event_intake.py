@@ -92,7 +92,9 @@ def test_given_an_event_id_reused_for_another_event_when_posted_then_409_names_t
     payment = {"event_id": "E-1", "case_id": "C-1", "kind": "payment", "amount": "3200.00"}
     response = post(client, payment)
     assert response.status_code == 409
-    problem = response.json()["detail"]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 409 and "already recorded" in problem["detail"]
     assert problem["stored"]["kind"] == "promise" and problem["stored"]["event_id"] == "E-1"
     assert problem["field"] == "event_id"
     assert kinds(runtime) == [("promise", None)]
@@ -178,7 +180,7 @@ def test_given_an_opt_out_naming_texts_loosely_then_texts_stop(client, runtime, 
 def test_given_an_unknown_channel_when_posted_then_422_names_the_field_and_nothing_lands(client, runtime):
     response = post(client, {"event_id": "O-2", "case_id": "C-1", "kind": "opt_out", "channel": "fax"})
     assert response.status_code == 422
-    (error,) = response.json()["detail"]
+    (error,) = response.json()["errors"]
     assert error["loc"] == ["body", "channel"] and "fax" in error["msg"]
     assert kinds(runtime) == []
 
@@ -189,7 +191,7 @@ def test_given_an_unknown_channel_when_posted_then_422_names_the_field_and_nothi
 def test_given_a_promise_dated_in_the_past_when_posted_then_422_names_the_date(client, runtime):
     response = post(client, {"event_id": "P-1", "case_id": "C-1", "kind": "promise", "date": "2026-11-30"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "date"]
+    assert response.json()["errors"][0]["loc"] == ["body", "date"]
     assert kinds(runtime) == []
 
 

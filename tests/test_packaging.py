@@ -45,6 +45,9 @@ def test_wheel_maps_top_level_folders_under_one_import_name(wheel):
     assert "dunning/plugins/presets.py" in names
     assert "dunning/templates/sms/overdue_notice.zh-CN.j2" in names
     assert "dunning/testing/factories.py" in names
+    # The console serves its pages and htmx (with its licence) from the wheel: no CDN, no build step
+    for served in ("templates/queue.html", "static/htmx.min.js", "static/htmx.LICENSE", "static/console.css"):
+        assert f"dunning/core/api/console/{served}" in names
     assert not any(n.startswith(("core/", "channels/", "plugins/", "tests/")) for n in names)
     assert "dunning/__init__.py" not in names  # a namespace package
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -14,10 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.types import ASGIApp
 
+from dunning.core.api.problems import ProblemResponse, problem
 from dunning.core.store.failures import is_outage
 
 __all__ = ["Admission", "busy", "store_unavailable"]
@@ -25,19 +26,14 @@ __all__ = ["Admission", "busy", "store_unavailable"]
 log = logging.getLogger(__name__)
 
 #: Paths that never touch the store's write path, and must answer even when it is saturated.
-UNGATED = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc")
+UNGATED = ("/healthz", "/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/redoc", "/console/static")
 #: Seconds a client is told to wait before retrying.
 RETRY_AFTER = 2
 
 
-def busy(detail: str) -> JSONResponse:
+def busy(detail: str) -> ProblemResponse:
     """503 with ``Retry-After``, as RFC 9457 problem details."""
-    return JSONResponse(
-        {"title": "busy", "status": 503, "detail": detail},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER)},
-        media_type="application/problem+json",
-    )
+    return problem(503, detail, title="Busy", headers={"Retry-After": str(RETRY_AFTER)})
 
 
 class Admission(BaseHTTPMiddleware):

@@ -28,7 +28,7 @@ _NOT_READY: dict[int | str, dict[str, Any]] = {
 def install_health(app: FastAPI, rt: Runtime, broker_ping: Callable[[], object] | None) -> None:
     """Add ``/livez``, ``/readyz`` and ``/healthz`` to ``app``."""
 
-    @app.get("/livez", summary="The process is up")
+    @app.get("/livez", summary="The process is up", operation_id="liveness", tags=["health"])
     def livez() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -39,5 +39,13 @@ def install_health(app: FastAPI, rt: Runtime, broker_ping: Callable[[], object] 
         body.setdefault("broker", "ok")  # no shared broker: the process's own is in memory
         return JSONResponse(body, status_code=200 if found.ready else 503)
 
-    app.get("/readyz", summary="Store, schema and broker ready", responses=_NOT_READY)(readiness)
-    app.get("/healthz", summary="Alias of /readyz", responses=_NOT_READY)(readiness)
+    app.get(
+        "/readyz",
+        summary="Store, schema and broker ready",
+        responses=_NOT_READY,
+        operation_id="readiness",
+        tags=["health"],
+    )(readiness)
+    app.get(
+        "/healthz", summary="Alias of /readyz", responses=_NOT_READY, operation_id="health", tags=["health"]
+    )(readiness)

@@ -1,4 +1,4 @@
-"""``/metrics``: what this process counted, a gauge of parked cases, and the queues' backlog.
+"""``/metrics``: what this process counted, gauges of parked cases and the work queue, the backlog.
 
 Counters and histograms are kept in memory as work happens (see
 :mod:`dunning.core.runtime.metrics`): events recorded through this API,
@@ -11,19 +11,20 @@ counts whole tables.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from dunning.core.runtime.backlog import BacklogCollector
 from dunning.core.runtime.outage import is_unavailable
 from dunning.core.runtime.runtime import Runtime
 
-__all__ = ["QuarantineCollector", "exposition_registry", "install_metrics"]
+__all__ = ["PeopleCollector", "QuarantineCollector", "exposition_registry", "install_metrics"]
 
 
 class QuarantineCollector(Collector):
@@ -41,11 +42,53 @@ class QuarantineCollector(Collector):
         yield parked
 
 
+class PeopleCollector(Collector):
+    """The work queue's backlog by hold reason (within or past its SLA) and outbound webhook deliveries.
+
+    Both read small tables — open work items, deliveries not yet done — by index.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        with self.rt.store.read() as conn:
+            deliveries, failures = self.rt.store.delivery_counts(conn)
+            backlog = self.rt.store.backlog(conn, datetime.now(UTC))
+        yield from _webhooks(deliveries, failures)
+        yield _backlog(backlog)
+
+
+def _webhooks(deliveries: dict[str, int], failures: int) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    by_state = GaugeMetricFamily(
+        "dunning_webhook_deliveries", "Outbound webhook deliveries by state", labels=["state"]
+    )
+    for state, count in sorted(deliveries.items()):
+        by_state.add_metric([state], count)
+    failed = CounterMetricFamily(
+        "dunning_webhook_failures", "Outbound webhook attempts that failed (refused, timed out, not 2xx)"
+    )
+    failed.add_metric([], failures)
+    yield by_state
+    yield failed
+
+
+def _backlog(rows: list[tuple[str, int, int]]) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(
+        "dunning_queue_items", "Cases waiting for a person, by hold reason", labels=["reason", "sla"]
+    )
+    for reason, count, late in rows:
+        gauge.add_metric([reason, "within"], count - late)
+        gauge.add_metric([reason, "overdue"], late)
+    return gauge
+
+
 def exposition_registry(rt: Runtime) -> CollectorRegistry:
     """The process's own metrics, the quarantine gauge and the in-process broker's backlog."""
     registry = CollectorRegistry()
     registry.register(_Forward(rt.metrics.registry))
     registry.register(QuarantineCollector(rt))
+    registry.register(PeopleCollector(rt))
     registry.register(BacklogCollector(lambda: _broker(rt), lambda: _queues(rt)))
     return registry
 

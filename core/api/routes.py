@@ -7,21 +7,26 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlalchemy import select
 
 from dunning.core.api.auth import require_token
+from dunning.core.api.paging import decode_cursor, encode_cursor, strict_query
+from dunning.core.api.problems import unprocessable
 from dunning.core.api.schemas import (
     CaseIn,
     CaseOut,
+    CasePage,
     CasesIn,
+    CaseSummary,
     EventIn,
     EventResult,
     EventsIn,
     Problem,
     PushAckIn,
+    WorkItemOut,
 )
-from dunning.core.content.masking import mask_address
+from dunning.core.content.masking import mask_address, mask_phone
 from dunning.core.domain.engine import outstanding
 from dunning.core.domain.model import Case, Event
 from dunning.core.domain.zones import candidate_zones
@@ -31,9 +36,10 @@ from dunning.core.intake.keys import Namespace, client_id, fingerprint, namespac
 from dunning.core.intake.records import case_to_json, parse_case, parse_event
 from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import timeline
+from dunning.core.store.queue import CaseRow, WorkItem
 from dunning.core.store.schema import cases
 
-__all__ = ["router"]
+__all__ = ["router", "work_item_out"]
 
 #: Statuses the OpenAPI description documents besides 200 and 422 (clients and fuzzers rely on it).
 _UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
@@ -60,13 +66,6 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_token)], response
 def _intake(request: Request) -> Intake:
     intake: Intake = request.app.state.intake
     return intake
-
-
-def unprocessable(errors: list[tuple[tuple[Any, ...], str]]) -> HTTPException:
-    """A 422 in FastAPI's own shape: each error's location and message."""
-    return HTTPException(
-        status_code=422, detail=[{"loc": list(loc), "msg": msg, "type": "value_error"} for loc, msg in errors]
-    )
 
 
 def _event(item: EventIn, now: datetime, loc: tuple[Any, ...], known: Collection[str]) -> Event:
@@ -111,6 +110,8 @@ def conflict(exc: ConflictError) -> HTTPException:
     response_model=list[EventResult],
     responses={**_NOT_JSON, **_CONFLICT, **_BUSY},
     summary="Record events (one, or a batch)",
+    operation_id="record_events",
+    tags=["events"],
 )
 def post_events(body: EventIn | EventsIn, request: Request) -> list[EventResult]:
     """Payments, promises, disputes, opt-outs, acknowledgements, replies. Idempotent by ``event_id``.
@@ -187,7 +188,13 @@ def _result(event: Event, duplicate: bool, cancelled: int, status: str | None) -
     )
 
 
-@router.post("/cases", responses=_NOT_JSON, summary="Create or update cases (one, or a batch)")
+@router.post(
+    "/cases",
+    responses=_NOT_JSON,
+    summary="Create or update cases (one, or a batch)",
+    operation_id="upsert_cases",
+    tags=["cases"],
+)
 def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
     """Upsert by ``case_id`` with the import's validation; a batch is all-or-nothing."""
     intake = _intake(request)
@@ -207,10 +214,82 @@ def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
 
 
 @router.get(
+    "/cases",
+    response_model=CasePage,
+    summary="List and search cases",
+    operation_id="list_cases",
+    tags=["cases"],
+    dependencies=[
+        Depends(
+            strict_query("case_id", "debtor_id", "phone_last", "status", "hold_reason", "cursor", "limit")
+        )
+    ],
+)
+def list_cases(
+    request: Request,
+    case_id: Annotated[str | None, Query(max_length=128)] = None,
+    debtor_id: Annotated[str | None, Query(max_length=128)] = None,
+    phone_last: Annotated[
+        str | None, Query(pattern=r"^[0-9]{2,15}$", description="The last digits of the phone (2 or more)")
+    ] = None,
+    status: Annotated[
+        str | None, Query(max_length=16, description="open, held, stopped, paid, closed")
+    ] = None,
+    hold_reason: Annotated[str | None, Query(max_length=64, description="dispute, handoff, ...")] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CasePage:
+    """Cases matching every filter given, by case id; ``next_cursor`` pages through the rest."""
+    store = _intake(request).rt.store
+    after = decode_cursor(cursor, 1)
+    with store.read() as conn:
+        rows = store.search_cases(
+            conn,
+            case_id=_storable(case_id),
+            debtor_id=_storable(debtor_id),
+            phone_last=phone_last,
+            status=_storable(status),
+            reason=_storable(hold_reason),
+            after=str(after[0]) if after else None,
+            limit=limit + 1,
+        )
+    page = rows[:limit]
+    return CasePage(
+        items=[_summary(row) for row in page],
+        next_cursor=encode_cursor(page[-1].case_id) if len(rows) > limit else None,
+    )
+
+
+def _storable(value: str | None) -> str | None:
+    """A query value as a filter: text PostgreSQL cannot hold (NUL) matches nothing rather than fail."""
+    if value is not None and "\x00" in value:
+        raise unprocessable([(("query", "value"), "cannot contain NUL characters")])
+    return value
+
+
+def _summary(row: CaseRow) -> CaseSummary:
+    return CaseSummary(
+        case_id=row.case_id,
+        debtor_id=row.debtor_id,
+        phone=mask_phone(row.phone),
+        status=row.status,
+        hold_reason=row.hold_reason,
+        held_since=row.held_since,
+        outcome=row.outcome,
+        amount_due=str(row.amount_due),
+        currency=row.currency,
+        due_date=row.due_date,
+        segment=row.segment,
+    )
+
+
+@router.get(
     "/cases/{case_id}",
     response_model=CaseOut,
     responses=_NO_CASE,
     summary="A case, its status and what it still owes",
+    operation_id="get_case",
+    tags=["cases"],
 )
 def get_case(case_id: CaseId, request: Request) -> CaseOut:
     intake = _intake(request)
@@ -221,6 +300,7 @@ def get_case(case_id: CaseId, request: Request) -> CaseOut:
             raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
         row = conn.execute(select(cases).where(cases.c.case_id == case_id)).one()
         history = store.histories(conn, [loaded[0]])[case_id]
+        item = store.open_item(conn, case_id)
     case = loaded[0]
     owed, _ = outstanding(case, [e for e in history.events if e.at <= datetime.now(UTC)])
     return CaseOut(
@@ -234,12 +314,44 @@ def get_case(case_id: CaseId, request: Request) -> CaseOut:
         currency=case.currency,
         due_date=case.due_date,
         next_check_at=row.next_check_at,
+        hold_reason=row.hold_reason,
+        held_since=row.held_since,
+        outcome=row.outcome,
+        work_item=work_item_out(item, intake.rt.now()) if item else None,
         case=case_to_json(case),
     )
 
 
+def work_item_out(item: WorkItem, now: datetime) -> WorkItemOut:
+    """A work item as the API shows it (the phone masked)."""
+    return WorkItemOut(
+        id=item.id,
+        case_id=item.case_id,
+        reason=item.reason,
+        state=item.state,  # type: ignore[arg-type]
+        opened_at=item.opened_at,
+        sla_due=item.sla_due,
+        overdue=item.overdue(now),
+        owner=item.owner,
+        outcome=item.outcome,
+        resolved_by=item.resolved_by,
+        resolved_at=item.resolved_at,
+        call_status=item.call_status,
+        call_seconds=item.call_seconds,
+        debtor_id=item.debtor_id,
+        phone=mask_phone(item.phone),
+        amount_due=str(item.amount_due),
+        currency=item.currency,
+        case_status=item.status,
+    )
+
+
 @router.get(
-    "/cases/{case_id}/timeline", responses=_NO_CASE, summary="Every decision, reminder and event of a case"
+    "/cases/{case_id}/timeline",
+    responses=_NO_CASE,
+    summary="Every decision, reminder and event of a case",
+    operation_id="get_case_timeline",
+    tags=["cases"],
 )
 def get_timeline(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
     entries = timeline(_intake(request).rt.store, case_id)
@@ -250,6 +362,8 @@ def get_timeline(case_id: CaseId, request: Request) -> list[dict[str, Any]]:
 
 @router.get(
     "/debtors/{debtor_id}",
+    operation_id="get_debtor",
+    tags=["debtors"],
     responses={404: {"model": Problem, "description": "No such debtor"}},
     summary="A person's standing: their loans, contact points and the rights recorded on them",
 )
@@ -274,6 +388,8 @@ def get_debtor(debtor_id: CaseId, request: Request) -> dict[str, Any]:
     response_model=EventResult,
     responses={**_NOT_JSON, **_CONFLICT},
     summary="The debtor opened a reminder push",
+    operation_id="acknowledge_push",
+    tags=["events"],
 )
 def push_ack(body: PushAckIn, request: Request) -> EventResult:
     intake = _intake(request)

@@ -10,14 +10,21 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 __all__ = [
+    "AssignIn",
     "CaseIn",
     "CaseOut",
+    "CasePage",
+    "CaseSummary",
     "CasesIn",
     "EventIn",
     "EventResult",
     "EventsIn",
+    "NoteIn",
     "Problem",
     "PushAckIn",
+    "QueuePage",
+    "ResolveIn",
+    "WorkItemOut",
 ]
 
 EventKindIn = Literal["payment", "promise", "dispute", "opt_out", "ack", "reply", "resume", "wrong_number"]
@@ -148,10 +155,106 @@ class CasesIn(_Strict):
     cases: list[CaseIn] = Field(min_length=1, max_length=1000)
 
 
-class Problem(BaseModel):
-    """An error that concerns the whole request (401, 404, 400); a 422 lists each field instead."""
+class FieldProblem(BaseModel):
+    """One field at fault in a 422."""
 
+    loc: list[str | int]
+    field: str = Field(description="The field as a dotted name, e.g. events[2].at")
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error answer (``application/problem+json``)."""
+
+    type: str = Field(description="A URI naming the kind of problem")
+    title: str
+    status: int
     detail: str
+    errors: list[FieldProblem] | None = Field(default=None, description="422 only: each field at fault")
+
+
+class WorkItemOut(BaseModel):
+    """A case's place in the work queue."""
+
+    id: int
+    case_id: str
+    reason: str = Field(description="Why the case waits for a person (the engine's hold rule)")
+    state: Literal["open", "claimed", "resolved"]
+    opened_at: dt.datetime
+    sla_due: dt.datetime
+    overdue: bool = Field(description="The SLA deadline has passed and the item is not resolved")
+    owner: str | None
+    outcome: str | None
+    resolved_by: str | None
+    resolved_at: dt.datetime | None
+    call_status: str | None = Field(
+        description="The debtor's call to an agent: how it ended, as the provider said"
+    )
+    call_seconds: int | None
+    debtor_id: str
+    phone: str = Field(description="Masked: country code and last four digits")
+    amount_due: str
+    currency: str
+    case_status: str
+
+
+class QueuePage(BaseModel):
+    items: list[WorkItemOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last")
+
+
+class CaseSummary(BaseModel):
+    case_id: str
+    debtor_id: str
+    phone: str = Field(description="Masked: country code and last four digits")
+    status: str
+    hold_reason: str | None
+    held_since: dt.datetime | None
+    outcome: str | None
+    amount_due: str
+    currency: str
+    due_date: dt.date
+    segment: str | None
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null on the last")
+
+
+class AssignIn(_Strict):
+    owner: Text = Field(min_length=1, max_length=128, description="Who owns the case's work item from now")
+
+
+class NoteIn(_Strict):
+    text: Text = Field(min_length=1, max_length=4000)
+
+
+OutcomeIn = Literal[
+    "resumed",
+    "promise",
+    "arrangement",
+    "opted_out",
+    "paid",
+    "settled",
+    "written_off",
+    "fraud",
+    "dispute_upheld",
+]
+
+
+class ResolveIn(_Strict):
+    """How a person resolved the case: the ladder resumes, waits for a promise, or the case closes for good."""
+
+    outcome: OutcomeIn
+    date: Day | None = Field(
+        default=None, description="The promised day, or an arrangement's first instalment"
+    )
+    channel: Text | None = Field(
+        default=None, max_length=64, description="opted_out: the channel (default all)"
+    )
+    note: Text | None = Field(default=None, max_length=4000)
 
 
 class CaseOut(BaseModel):
@@ -165,6 +268,10 @@ class CaseOut(BaseModel):
     currency: str
     due_date: dt.date
     next_check_at: dt.datetime | None
+    hold_reason: str | None = Field(default=None, description="Why the case waits for a person, if it does")
+    held_since: dt.datetime | None = None
+    outcome: str | None = Field(default=None, description="How a person closed the case (status closed)")
+    work_item: WorkItemOut | None = Field(default=None, description="Its open item in the work queue")
     case: dict[str, Any]
 
 

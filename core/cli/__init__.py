@@ -38,6 +38,7 @@ def _register_commands() -> None:
         run,
         serve,
         simulate,
+        users,
         workers,
     )
 
@@ -60,6 +61,7 @@ def _register_commands() -> None:
     cli.add_command(simulate.simulate)
     cli.add_command(health.health)
     cli.add_command(plugin.plugin)
+    cli.add_command(users.users)
 
 
 _register_commands()

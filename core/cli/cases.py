@@ -237,4 +237,6 @@ def _detail(entry: TimelineEntry) -> str:
         detail += f" code {entry.detail['code']}"
     if entry.detail.get("answered_by"):
         detail += f" answered by {entry.detail['answered_by']}"
+    if entry.detail.get("actor"):
+        detail += f" by {entry.detail['actor']}"
     return detail

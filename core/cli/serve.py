@@ -1,4 +1,4 @@
-"""``dunning serve``: the HTTP API (events, cases, webhooks, health, metrics)."""
+"""``dunning serve``: the HTTP API (events, cases, the work queue, webhooks, health, metrics) and the console."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def serve(app: App, host: str, port: int, policy_path: str | None, with_runner: 
         threading.Thread(target=runner.run_forever, name="dunning-scheduler", daemon=True).start()
     if not app.settings.api_tokens:
         click.echo("warning: DUNNING_API_TOKENS is empty: every /v1 request will be refused", err=True)
+    click.echo(
+        f"console: http://{host}:{port}/console (users: dunning users add NAME --role agent)", err=True
+    )
     try:
         uvicorn.run(create_app(rt, broker_ping=broker_ping), host=host, port=port, log_level="info")
     finally:

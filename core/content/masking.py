@@ -10,7 +10,7 @@ _DIGITS = re.compile(r"\+?\d(?:[ \-]?\d){6,}")
 #: A date is not personal data: 2026-12-01 stays as it is.
 _DATE = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)")
 
-__all__ = ["mask_address", "mask_phone", "redact"]
+__all__ = ["mask_account", "mask_address", "mask_phone", "redact"]
 
 
 def mask_phone(phone: str | None) -> str:
@@ -21,6 +21,15 @@ def mask_phone(phone: str | None) -> str:
         return "*" * len(phone)
     head = 3 if phone.startswith("+") else 0
     return phone[:head] + "*" * (len(phone) - head - 4) + phone[-4:]
+
+
+def mask_account(account: str | None) -> str:
+    """``6222020200112233`` → ``************2233``: the last four characters only."""
+    if not account:
+        return "-"
+    if len(account) <= 4:
+        return "*" * len(account)
+    return "*" * (len(account) - 4) + account[-4:]
 
 
 def mask_address(address: str | None) -> str:

@@ -4,8 +4,8 @@ A pure function. It reads no clock, no database and no network: everything it
 knows comes in as arguments, so the same inputs always give the same
 decision, and its promises can be proven by property-based tests:
 
-- nothing is sent after a payment, inside a dispute or hand-off hold, or on a
-  channel the debtor opted out of;
+- nothing is sent after a payment, after a person closed the case, inside a
+  dispute or hand-off hold, or on a channel the debtor opted out of;
 - nothing is sent inside quiet hours in any zone the debtor may be in, or
   over any cap;
 - a blocked send is deferred to the next lawful moment; one that can never be
@@ -58,7 +58,7 @@ from dunning.core.policy.model import Ladder, Policy, Step, Variant
 __all__ = ["Action", "Decision", "assign_variant", "decide", "facts_for", "outstanding", "recheck"]
 
 #: Events that answer the ladder: it pauses (or holds) for them.
-RESPONSES = (EventKind.REPLY, EventKind.ACK, EventKind.PROMISE, EventKind.CLAIM)
+RESPONSES = (EventKind.REPLY, EventKind.ACK, EventKind.PROMISE, EventKind.PAYMENT_CLAIM)
 #: How soon a case that matches no segment is looked at again.
 RESEGMENT_AFTER = timedelta(days=1)
 #: How long past its step's wait a reminder in doubt holds the ladder while its
@@ -73,6 +73,9 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     """Decide what to do for ``case`` at ``now``; see the module docstring."""
     ctx = Situation(case, history, policy, utc(now))
     amount, settled = outstanding(case, ctx.events)
+    closed = next((e for e in reversed(ctx.events) if e.kind == EventKind.CLOSE), None)
+    if closed is not None:
+        return _final(ctx, "closed", "stop", f"closed:{closed.text or 'closed'}", amount)
     if settled:
         return _final(ctx, "paid", "stop", "paid", amount)
     opted = opted_out(ctx.events, case.debtor_id)
@@ -232,7 +235,8 @@ class _Positioned:
                     return self.promise_hold(response, deadline)
                 due = max(due, deadline)
             elif (
-                response.kind == EventKind.CLAIM and ctx.now < response.at + ctx.policy.responses.claim_window
+                response.kind == EventKind.PAYMENT_CLAIM
+                and ctx.now < response.at + ctx.policy.responses.claim_window
             ):
                 until = response.at + ctx.policy.responses.claim_window
                 hold = self.action("hold", rule="payment_claimed", until=until)
@@ -242,7 +246,7 @@ class _Positioned:
                 level = last.step if last else 0
                 if pause is None:
                     pause = ladder.steps[min(level, len(ladder.steps) - 1)].wait
-                if response.kind == EventKind.CLAIM:
+                if response.kind == EventKind.PAYMENT_CLAIM:
                     pause = ctx.policy.responses.claim_window
                 step_index, cycle = (min(level, len(ladder.steps) - 1), last.cycle if last else 0)
                 due = response.at + pause
@@ -273,8 +277,16 @@ class _Positioned:
         if then == "restart":
             return 0, cycle + 1
         if then == "handoff":
+            if self.resumed_after_last_contact():
+                return 0, cycle + 1  # a person sent the case back: the ladder runs again
             return self.decision((self.action("hold", rule="handoff"),), None, "held")
         return self.decision((self.action("stop", rule="ladder_end"),), None, "stopped")
+
+    def resumed_after_last_contact(self) -> bool:
+        """Whether a person released the case since its last contact (the end of the ladder)."""
+        contacts = self.ctx.case_contacts
+        since = contacts[-1].at if contacts else None
+        return any(e.kind == EventKind.RESUME and (since is None or e.at > since) for e in self.ctx.events)
 
     def promise_within_rules(self, promise: Event) -> Event | Decision:
         """A promise as it counts: itself, a plain reply, or a hold for a person.

@@ -114,8 +114,13 @@ class EventKind(StrEnum):
     RESUME = "resume"  #: a human released a dispute or hand-off hold
     HELP = "help"  #: the debtor asked how to reach the lender (HELP): answered, not a response
     HOLD = "hold"  #: held for a person, with a ``reason`` (attorney, bankruptcy, complaint, ...)
-    CLAIM = "claim"  #: the debtor says they paid: held until the payment arrives or the window ends
+    PAYMENT_CLAIM = "payment_claim"  #: the debtor says they paid: held until it arrives or the window ends
     CONSENT = "consent"  #: the debtor gave consent to ``channel`` (as an opt-in does)
+    CLAIM = "claim"  #: a person took the case's work item (``text``: who owns it now)
+    ASSIGN = "assign"  #: a person gave the case's work item to someone (``text``: the new owner)
+    NOTE = "note"  #: a person's note on the case (``text``)
+    RESOLVE = "resolve"  #: a person resolved the case's work item (``text``: the outcome)
+    CLOSE = "close"  #: a person closed the case for good (``text``: paid, settled, written_off, ...)
 
 
 #: Kinds that stop or redirect the ladder because the debtor answered.
@@ -145,6 +150,8 @@ class Event:
     source: str | None = field(default=None, compare=False)
     #: a digest of what the sender said, for telling a retry from a conflicting reuse of an id
     fingerprint: str | None = field(default=None, compare=False)
+    #: the person who acted (an API token's name, a console user), None for debtors and providers
+    actor: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", EventKind(self.kind))

@@ -68,7 +68,7 @@ def events_for_reply(
             return [reply, event(EventKind.DISPUTE, channel=channel, reason="dispute")]
         return [reply, event(EventKind.HOLD, channel=channel, reason=kind)]
     if kind == "paid" and action == "verify":
-        return [reply, event(EventKind.CLAIM, channel=channel)]
+        return [reply, event(EventKind.PAYMENT_CLAIM, channel=channel)]
     return [reply]
 
 

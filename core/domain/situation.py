@@ -86,7 +86,7 @@ _RANK = {
     EventKind.ACK: 2,
     EventKind.PROMISE: 3,
     EventKind.CONVERSATION: 4,
-    EventKind.CLAIM: 4,
+    EventKind.PAYMENT_CLAIM: 4,
     EventKind.DISPUTE: 5,
     EventKind.HOLD: 5,
     EventKind.HANDOFF: 6,

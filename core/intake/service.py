@@ -43,7 +43,14 @@ REDELIVER_AFTER = timedelta(minutes=30)
 
 #: Events that say something of one loan (and reach the person's other loans under ``scope: debtor``).
 PER_LOAN = frozenset(
-    {EventKind.REPLY, EventKind.ACK, EventKind.PROMISE, EventKind.DISPUTE, EventKind.HOLD, EventKind.CLAIM}
+    {
+        EventKind.REPLY,
+        EventKind.ACK,
+        EventKind.PROMISE,
+        EventKind.DISPUTE,
+        EventKind.HOLD,
+        EventKind.PAYMENT_CLAIM,
+    }
 )
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from dunning.core.policy.ceiling import ceiling_cap
 from dunning.core.policy.conditions import Condition, ConditionError, compile_condition
 from dunning.core.policy.model import (
     Deadline,
+    Handoff,
     Ladder,
     Policy,
     Responses,
@@ -33,7 +35,7 @@ from dunning.core.policy.model import (
 )
 from dunning.core.policy.pacing import Advice, ceiling_advice, short_waits, uncapped_channels
 from dunning.core.policy.presets import Preset
-from dunning.core.policy.spec import LadderSpec, PolicySpec
+from dunning.core.policy.spec import DEFAULT_SLA, LadderSpec, PolicySpec
 from dunning.core.policy.yamlbounds import read_bounded
 from dunning.core.policy.yamlpos import Located, load_located
 
@@ -91,7 +93,7 @@ def compile_policy(
     except ValidationError as exc:
         return None, sorted(_pydantic_problems(exc, located), key=lambda p: p.line)
     compiler = _Compiler(spec, located, channels, presets, templates)
-    policy = compiler.compile()
+    policy = replace(compiler.compile(), text=text)
     problems = sorted(compiler.problems, key=lambda p: (p.line, p.severity))
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -185,6 +187,8 @@ class _Compiler:
             combine=spec.combine,
             priority=self.condition(("priority",), spec.priority),
             source=self.located.file,
+            queue_sla={"default": DEFAULT_SLA, **spec.queue.sla},
+            handoff=self._handoff(),
         )
 
     def _check_promise_reminder(self) -> None:
@@ -198,6 +202,15 @@ class _Compiler:
             self.error(
                 (*path, "template"), f"no template {reminder.template!r} for channel {reminder.channel!r}"
             )
+
+    def _handoff(self) -> Handoff:
+        spec = self.spec.handoff
+        names = {s.name for s in self.spec.segments}
+        for segment in spec.segments:
+            if segment not in names:
+                known = ", ".join(sorted(names))
+                self.error(("handoff", "segments", segment), f"unknown segment {segment!r} (known: {known})")
+        return Handoff(dict(spec.numbers), dict(spec.segments), spec.timeout)
 
     def _preset(self, index: int, name: str) -> Preset | None:
         preset = self.presets.get(name)

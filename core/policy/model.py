@@ -18,6 +18,7 @@ from dunning.core.policy.conditions import Condition
 __all__ = [
     "DEFAULT_CATEGORIES",
     "Deadline",
+    "Handoff",
     "Ladder",
     "Policy",
     "Responses",
@@ -126,6 +127,25 @@ class Deadline:
 
 
 @dataclass(frozen=True)
+class Handoff:
+    """Agents' numbers a debtor's call is put through to (the agent keypress)."""
+
+    #: by locale (``zh-CN``) or language (``zh``)
+    numbers: Mapping[str, str] = field(default_factory=dict)
+    #: by segment, before the locale
+    segments: Mapping[str, str] = field(default_factory=dict)
+    timeout: timedelta = timedelta(seconds=20)
+
+    def number_for(self, locale: str, segment: str | None = None) -> str | None:
+        """The number for the case's segment, else its locale, else its language; None if none."""
+        if segment and segment in self.segments:
+            return self.segments[segment]
+        table = {key.replace("_", "-").lower(): number for key, number in self.numbers.items()}
+        wanted = locale.replace("_", "-").lower()
+        return table.get(wanted) or table.get(wanted.split("-")[0])
+
+
+@dataclass(frozen=True)
 class Policy:
     """A checked policy, ready for :func:`dunning.core.domain.engine.decide`.
 
@@ -150,6 +170,11 @@ class Policy:
     priority: Condition | None = None
     source: str = "<policy>"
     chooser: Callable[[Any, Step, tuple[Variant, ...]], str | None] | None = None
+    #: how long a case held for a person may wait in the queue, by hold reason (``default``: the rest)
+    queue_sla: Mapping[str, timedelta] = field(default_factory=lambda: {"default": timedelta(days=1)})
+    handoff: Handoff = field(default_factory=Handoff)
+    #: the policy file as written (the console shows it)
+    text: str = ""
 
     def with_channels(self, available: Mapping[str, ChannelSpec]) -> Policy:
         """The same policy, limited to the channels that are configured."""
@@ -158,6 +183,10 @@ class Policy:
     def with_chooser(self, chooser: Callable[[Any, Step, tuple[Variant, ...]], str | None]) -> Policy:
         """The same policy, with variant choice delegated (the plugin hook)."""
         return _replace(self, chooser=chooser)
+
+    def sla_for(self, reason: str) -> timedelta:
+        """How long a case held for ``reason`` may wait for a person."""
+        return self.queue_sla.get(reason) or self.queue_sla.get("default") or timedelta(days=1)
 
     def step(self, ladder: str, index: int) -> Step | None:
         found = self.ladders.get(ladder)

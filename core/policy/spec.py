@@ -8,15 +8,27 @@ result into the engine's :class:`~dunning.core.policy.compile.Policy`.
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from dunning.core.policy.ceiling import DEFAULT_DAILY_CONTACTS, MAX_DAILY_CONTACTS
 from dunning.core.policy.durations import parse_duration
 
-__all__ = ["PolicySpec"]
+__all__ = ["DEFAULT_SLA", "PolicySpec"]
+
+#: How long a held case may wait for a person when the policy names no SLA for its reason.
+DEFAULT_SLA = timedelta(days=1)
 
 
 def _duration(value: Any) -> timedelta:
@@ -274,6 +286,50 @@ def _deadline(value: Any) -> Any:
     return value
 
 
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be a positive duration, e.g. 4h or 2d")
+    return value
+
+
+def _e164(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"\+[1-9][0-9]{6,14}", value.strip()):
+        raise ValueError(f"{value!r} is not a phone number in E.164 form, e.g. +8613800138000")
+    return value.strip()
+
+
+#: How long a reason may wait in the queue: a positive duration.
+Sla = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+#: An agent's number to put a debtor's call through to.
+AgentNumber = Annotated[str, BeforeValidator(_e164)]
+
+
+def _default_sla() -> dict[str, timedelta]:
+    return {"default": DEFAULT_SLA}
+
+
+class QueueSpec(_Strict):
+    """The work queue: how long each hold reason may wait (``default`` for the others)."""
+
+    sla: dict[str, Sla] = Field(default_factory=_default_sla)
+
+
+class HandoffSpec(_Strict):
+    """Where the agent keypress puts a call through: by segment first, then by locale."""
+
+    numbers: dict[str, AgentNumber] = Field(default_factory=dict)
+    segments: dict[str, AgentNumber] = Field(default_factory=dict)
+    #: how long the agent's phone rings before the debtor hears the fallback
+    timeout: Duration = timedelta(seconds=20)
+
+    @field_validator("timeout")
+    @classmethod
+    def _ring(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=5) <= value <= timedelta(seconds=600):
+            raise ValueError("must be between 5s and 600s (how long an agent's phone may ring)")
+        return value
+
+
 class PolicySpec(_Strict):
     name: str
     description: str | None = None
@@ -293,3 +349,5 @@ class PolicySpec(_Strict):
     responses: ResponsesSpec = Field(default_factory=ResponsesSpec)
     contact: ContactSpec = Field(default_factory=ContactSpec)
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
+    queue: QueueSpec = Field(default_factory=QueueSpec)
+    handoff: HandoffSpec = Field(default_factory=HandoffSpec)

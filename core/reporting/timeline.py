@@ -21,7 +21,7 @@ __all__ = ["TimelineEntry", "timeline"]
 class TimelineEntry:
     at: datetime
     local: datetime
-    kind: str  #: decision | intent | event | case | callback
+    kind: str  #: decision | intent | event | case | callback | queue | reveal
     action: str
     channel: str | None
     step: int | None

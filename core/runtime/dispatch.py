@@ -67,12 +67,14 @@ class Dispatcher:
         self.broker = broker
         self.specs = dict(specs)
         self.settings = settings
+        #: queues of other actors on this broker (outbound webhooks)
+        self.extra_queues: list[str] = []
         for spec in self.specs.values():
             broker.declare_queue(spec.queue_name)
 
     @property
     def queues(self) -> list[str]:
-        return sorted({spec.queue_name for spec in self.specs.values()})
+        return sorted({spec.queue_name for spec in self.specs.values()} | set(self.extra_queues))
 
     def queues_of(self, channels: Sequence[str]) -> list[str]:
         return sorted({self.specs[name].queue_name for name in channels})
@@ -106,7 +108,7 @@ class Dispatcher:
         self, body_for: Callable[[str], Callable[[str], None]], channels: Sequence[str] | None = None
     ) -> None:
         """Declare the delivery actor of each channel on this broker; ``body_for(channel)`` is its body."""
-        for name in channels or list(self.specs):
+        for name in list(self.specs) if channels is None else channels:
             spec = self.specs[name]
             dramatiq.actor(
                 broker=self.broker,

@@ -18,6 +18,7 @@ from dramatiq.brokers.stub import StubBroker
 from dunning.core.runtime.dispatch import Dispatcher
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round, sweep, tick
+from dunning.core.runtime.webhooks import QUEUE as WEBHOOK_QUEUE
 from dunning.core.runtime.worker import attach_broker
 
 __all__ = ["Embedded"]
@@ -43,10 +44,20 @@ class Embedded:
         return sweep(self.rt, requeue_after=timedelta(0))
 
     def drain(self) -> None:
-        """Wait until every handed-over intent has been delivered (or retried to its end)."""
-        for queue in self.dispatcher.queues:
+        """Wait until every handed-over intent has been delivered (or retried to its end).
+
+        Webhook deliveries are not waited for: a receiver that is down would
+        hold up every round for its whole backoff (see :meth:`drain_webhooks`).
+        """
+        for queue in self.dispatcher.queues_of(list(self.dispatcher.specs)):
             self.broker.join(queue)
         self.worker.join()
+
+    def drain_webhooks(self, timeout_ms: int | None = None) -> None:
+        """Wait until every handed-over webhook delivery is delivered or given up (retries included)."""
+        if WEBHOOK_QUEUE in self.dispatcher.queues:
+            self.broker.join(WEBHOOK_QUEUE, timeout=timeout_ms)
+            self.worker.join()
 
     def step(self) -> TickReport:
         """One round: take back stuck intents, decide due cases, deliver what was planned."""

@@ -35,6 +35,7 @@ from dunning.core.runtime.scheduler import SweepReport, TickReport, run_round
 from dunning.core.runtime.signals import stop_on_signals
 from dunning.core.runtime.startup import starting
 from dunning.core.runtime.supervisor import FAILED, READY, Supervisor
+from dunning.core.runtime.webhooks import QUEUE as WEBHOOK_QUEUE
 from dunning.core.runtime.worker import attach_broker
 from dunning.core.settings import Settings, load_settings
 
@@ -118,15 +119,15 @@ def _start_worker(
         for name in rt.channels
         if queues is None or rt.registry.channels[name].spec().queue_name in queues
     ]
-    if not served:
+    hooks = bool(rt.store.subscriptions) and (queues is None or WEBHOOK_QUEUE in queues)
+    if not served and not hooks:
         broker.close()
         rt.close()
         raise ConfigError(f"no configured channel uses the queue(s) {', '.join(queues or [])}")
-    dispatcher = attach_broker(rt, broker, channels=served)
+    dispatcher = attach_broker(rt, broker, channels=served, webhooks=hooks)
     broker.emit_after("process_boot")
-    worker = dramatiq.Worker(
-        broker, queues=set(dispatcher.queues_of(served)), worker_threads=threads, worker_timeout=200
-    )
+    listened = set(dispatcher.queues_of(served)) | ({WEBHOOK_QUEUE} if hooks else set())
+    worker = dramatiq.Worker(broker, queues=listened, worker_threads=threads, worker_timeout=200)
     worker.start()
     return worker, broker, rt, served
 

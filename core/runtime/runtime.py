@@ -27,8 +27,9 @@ from dunning.core.runtime.outage import Outages
 from dunning.core.runtime.ratelimit import Limiters, parse_limits
 from dunning.core.settings import Settings, load_settings
 from dunning.core.store import Store, open_store
+from dunning.core.webhooks.topics import Subscription, parse_subscriptions
 
-__all__ = ["Clock", "Runtime", "build_channels", "build_runtime", "system_clock"]
+__all__ = ["Clock", "Runtime", "build_channels", "build_runtime", "subscriptions_of", "system_clock"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,14 @@ def build_channels(
     }, True
 
 
+def subscriptions_of(settings: Settings) -> tuple[Subscription, ...]:
+    """Who hears which webhooks; a subscription without a signing secret is a ``ConfigError``."""
+    subscriptions = parse_subscriptions(settings.webhooks)
+    if subscriptions and not settings.webhook_secret:
+        raise ConfigError("DUNNING_WEBHOOK_SECRET: required when DUNNING_WEBHOOKS names receivers")
+    return subscriptions
+
+
 def build_runtime(
     settings: Settings | None = None,
     *,
@@ -140,6 +149,7 @@ def build_runtime(
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout,
     )
+    store.subscriptions = subscriptions_of(settings)
     channels, is_dry = build_channels(
         registry, settings, store, dry_run=settings.dry_run if dry_run is None else dry_run, echo=echo
     )

@@ -24,11 +24,12 @@ from dunning.core.policy.conditions import ConditionError
 from dunning.core.runtime.dispatch import Handover
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import observed_tick
+from dunning.core.runtime.webhooks import hand_over_webhooks
 from dunning.core.store.cases import DueCase
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import Fault, describe
 
-__all__ = ["SweepReport", "TickReport", "run_round", "sweep", "tick"]
+__all__ = ["SweepReport", "TickReport", "hold_reason", "run_round", "sweep", "tick"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class SweepReport:
     ambiguous: int = 0
     reconciled_sent: int = 0
     reconciled_unsent: int = 0
+    #: webhook deliveries handed to the broker
+    webhooks: int = 0
 
 
 def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) -> TickReport:
@@ -80,6 +83,7 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
         _decide_batch(rt, page, histories, now, report)
         if len(page) < batch:
             break
+    hand_over_webhooks(rt, now)  # what this tick's decisions told the subscribers
     return report
 
 
@@ -143,6 +147,8 @@ def _write_decisions(
         fresh = [(c, d) for c, d in decided if c.case_id in written]
         report.skipped_changed += len(decided) - len(fresh)
         store.recovered(conn, sorted(parked & written), now)
+        holds = [(c.case_id, hold_reason(d)) for c, d in fresh]
+        store.sync_holds(conn, holds, now, rt.policy.sla_for)
         planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
         store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
         promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
@@ -262,9 +268,17 @@ def _promise_until(decision: Decision) -> datetime | None:
     return next((a.until for a in decision.actions if a.kind == "hold" and a.rule == "promise"), None)
 
 
+def hold_reason(decision: Decision) -> str | None:
+    """Why the case waits for a person: the rule of a hold with no end (a promise's hold has one)."""
+    if decision.status != "held":
+        return None
+    return next((a.rule for a in decision.actions if a.kind == "hold" and a.until is None), None)
+
+
 def _case_row(case: Case, decision: Decision, now: datetime) -> dict[str, Any]:
     return {
         "case_id": case.case_id,
+        "hold_reason": hold_reason(decision),
         "status": decision.status,
         "segment": decision.segment,
         "ladder": decision.ladder,
@@ -397,6 +411,7 @@ def sweep(rt: Runtime, now: datetime | None = None, *, requeue_after: timedelta 
         report.handed_over += handed
         if handed < len(due):
             break
+    report.webhooks = hand_over_webhooks(rt, now)
     return report
 
 

@@ -12,6 +12,7 @@ from dunning.core.runtime.dispatch import Dispatcher
 from dunning.core.runtime.outage import is_unavailable
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import observed_delivery
+from dunning.core.runtime.webhooks import QUEUE, declare_webhook_actor
 
 __all__ = ["attach_broker", "delivery_actor"]
 
@@ -46,11 +47,13 @@ def delivery_actor(rt: Runtime, channel: str) -> Callable[[str], None]:
 
 
 def attach_broker(
-    rt: Runtime, broker: dramatiq.Broker, *, channels: Sequence[str] | None = None
+    rt: Runtime, broker: dramatiq.Broker, *, channels: Sequence[str] | None = None, webhooks: bool = True
 ) -> Dispatcher:
     """Give the runtime a dispatcher on ``broker``, with the delivery actors declared.
 
     While tracing is on, messages carry the trace context from the tick to the delivery.
+    The webhook actor (queue ``dunning.webhooks``) is declared too when the
+    deployment has subscribers and ``webhooks`` is true.
     """
     if tracing.active():
         from dunning.core.runtime.trace_context import TraceContext
@@ -59,5 +62,8 @@ def attach_broker(
     specs = {name: rt.registry.channels[name].spec() for name in rt.channels}
     dispatcher = Dispatcher(broker, specs, rt.settings)
     dispatcher.declare_actors(lambda name: delivery_actor(rt, name), channels)
+    if webhooks and rt.store.subscriptions:
+        declare_webhook_actor(rt, broker)
+        dispatcher.extra_queues.append(QUEUE)
     rt.dispatcher = dispatcher
     return dispatcher

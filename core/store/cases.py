@@ -254,7 +254,7 @@ class CasesMixin(StoreBase):
     def set_case_state(
         self, conn: Connection, rows: Sequence[dict[str, Any]], versions: Mapping[str, datetime] | None = None
     ) -> set[str]:
-        """Write back each decided case's status, segment, ladder and next check (one executemany).
+        """Write back each decided case's status, segment, ladder, next check and hold reason (one executemany).
 
         With ``versions`` (the ``updated_at`` each case was read at), a case changed
         since — by a payment, a re-import — is left alone; returns the cases written.
@@ -274,6 +274,12 @@ class CasesMixin(StoreBase):
                 next_check_at=bindparam("b_next_check_at"),
                 updated_at=bindparam("b_updated_at"),
                 closed_at=bindparam("b_closed_at"),
+                hold_reason=bindparam("b_hold_reason"),
+                # Held for the same reason as before: since the first time; else since now (or never).
+                held_since=sql_case(
+                    (cases.c.hold_reason == bindparam("b_hold_reason"), cases.c.held_since),
+                    else_=bindparam("b_held_since"),
+                ),
             )
         )
         params = [
@@ -282,7 +288,9 @@ class CasesMixin(StoreBase):
                     f"b_{k}": row[k]
                     for k in ("case_id", "status", "segment", "ladder", "next_check_at", "updated_at")
                 },
-                "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped") else None,
+                "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped", "closed") else None,
+                "b_hold_reason": row.get("hold_reason"),
+                "b_held_since": row["updated_at"] if row.get("hold_reason") else None,
                 **({"b_version": versions.get(row["case_id"])} if versions is not None else {}),
             }
             for row in rows

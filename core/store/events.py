@@ -19,9 +19,13 @@ from sqlalchemy import Connection, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dunning.core.domain.model import Event, EventKind
+from dunning.core.domain.work import Outcome
 from dunning.core.errors import ConflictError, InputError
 from dunning.core.store.outbox import OutboxMixin
+from dunning.core.store.promises import PromisesMixin
+from dunning.core.store.queue import SYSTEM, WorkQueueMixin
 from dunning.core.store.schema import cases, contact_points, debtors, events, intents
+from dunning.core.webhooks.topics import Topic
 
 __all__ = ["EventsMixin", "Recorded", "event_values"]
 
@@ -46,8 +50,22 @@ def _reach_key(event: Event, debtor_of: Mapping[str, str]) -> Reach | None:
     return debtor_of[event.case_id or ""], address
 
 
-#: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans anew).
-_KEEPS_PLANS = (EventKind.RESUME, EventKind.HELP, EventKind.OPT_IN, EventKind.CONSENT)
+#: Events that change nothing planned: a resume, a request for help, an opt-in (the engine plans
+#: anew), and a person's work on the queue (a claim, an assignment, a note, a resolution).
+_KEEPS_PLANS = (
+    EventKind.RESUME,
+    EventKind.HELP,
+    EventKind.OPT_IN,
+    EventKind.CONSENT,
+    EventKind.CLAIM,
+    EventKind.ASSIGN,
+    EventKind.NOTE,
+    EventKind.RESOLVE,
+)
+#: Work on the queue, applied to the case's work item.
+_WORK = (EventKind.CLAIM, EventKind.ASSIGN, EventKind.RESOLVE)
+#: Statuses a case never leaves by itself: nothing wakes it.
+FINAL = ("paid", "closed")
 _ALL = (None, "", "all", "any")
 
 
@@ -62,7 +80,7 @@ class Recorded:
     debtor_id: str | None = None
 
 
-class EventsMixin(OutboxMixin):
+class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
     """Operations on events."""
 
     @contextlib.contextmanager
@@ -242,8 +260,8 @@ class EventsMixin(OutboxMixin):
                     cases.c.promise_until,
                 ).where(cases.c.case_id == case_id)
             ).one()
-            if case.status == "paid":
-                recorded.status = "paid"  # recorded, but it settles nothing new: no second cure
+            if case.status in FINAL:
+                recorded.status = case.status  # recorded, but it settles nothing new: no second cure
                 return recorded
             if self._settled(conn, case_id, event, case):
                 recorded.cancelled = self.cancel_where(
@@ -252,9 +270,18 @@ class EventsMixin(OutboxMixin):
                 conn.execute(
                     update(cases)
                     .where(cases.c.case_id == case_id)
-                    .values(status="paid", next_check_at=None, closed_at=now, updated_at=now)
+                    .values(
+                        status="paid",
+                        next_check_at=None,
+                        closed_at=now,
+                        updated_at=now,
+                        hold_reason=None,
+                        held_since=None,
+                    )
                 )
                 self._count_cure(conn, case_id, debtor_id, event, case)
+                self.resolve_open_item(conn, case_id, Outcome.PAID, event.actor or SYSTEM, now)
+                self.emit(conn, Topic.PAID, case_id, {"amount": event.amount, "outcome": "paid"}, now)
                 recorded.status = "paid"
                 return recorded
         elif kind in (EventKind.OPT_OUT, EventKind.INVALID_CONTACT):
@@ -263,6 +290,13 @@ class EventsMixin(OutboxMixin):
             if event.channel not in _ALL:
                 where.append(intents.c.channel == event.channel)
             recorded.cancelled = self.cancel_where(conn, *where, reason=str(kind), now=now)
+            if kind == EventKind.OPT_OUT:  # on the person, or on a contact point (the number it came from)
+                scope = "person" if event.address is None else "contact_point"
+                self.emit(
+                    conn, Topic.OPTED_OUT, case_id, {"channel": event.channel or "all", "scope": scope}, now
+                )
+        elif kind == EventKind.CLOSE:
+            return self._close(conn, event, recorded, now)
         elif kind == EventKind.WRONG_NUMBER:
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.debtor_id == debtor_id, reason=str(kind), now=now
@@ -273,12 +307,39 @@ class EventsMixin(OutboxMixin):
             recorded.cancelled = self.cancel_where(
                 conn, intents.c.case_id == case_id, reason=str(kind), now=now
             )
+            if kind == EventKind.DISPUTE:
+                self.emit(conn, Topic.DISPUTED, case_id, {"at": event.at, "channel": event.channel}, now)
+        elif kind in _WORK:
+            self.apply_work_event(conn, event, now)
         woken = debtor_cases if kind in _DEBTOR_WIDE else [case_id]
         conn.execute(
             update(cases)
-            .where(cases.c.case_id.in_(woken), cases.c.status != "paid")
+            .where(cases.c.case_id.in_(woken), cases.c.status.not_in(FINAL))
             .values(next_check_at=now, updated_at=now)
         )
+        return recorded
+
+    def _close(self, conn: Connection, event: Event, recorded: Recorded, now: datetime) -> Recorded:
+        """A person closed the case for good: nothing is sent again, whatever arrives later."""
+        case_id = event.case_id or ""
+        outcome = event.text or "closed"
+        recorded.cancelled = self.cancel_where(conn, intents.c.case_id == case_id, reason="closed", now=now)
+        conn.execute(
+            update(cases)
+            .where(cases.c.case_id == case_id)
+            .values(
+                status="closed",
+                outcome=outcome[:32],
+                next_check_at=None,
+                closed_at=now,
+                updated_at=now,
+                hold_reason=None,
+                held_since=None,
+            )
+        )
+        if outcome == Outcome.PAID:
+            self.emit(conn, Topic.PAID, case_id, {"outcome": outcome, "by": event.actor}, now)
+        recorded.status = "closed"
         return recorded
 
     def _settled(self, conn: Connection, case_id: str, event: Event, row: Any) -> bool:
@@ -311,51 +372,6 @@ class EventsMixin(OutboxMixin):
         conn.execute(update(debtors).where(debtors.c.debtor_id == debtor_id).values(**values))
         if until is not None:
             conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=None))
-
-    def track_promises(
-        self,
-        conn: Connection,
-        decided: Sequence[tuple[str, str, datetime | None]],
-        now: datetime,
-        stored: Mapping[str, datetime] | None = None,
-    ) -> list[str]:
-        """Count each promise that ran out unpaid as broken, once; remember the running ones.
-
-        ``decided`` is (case_id, debtor_id, until) per case the tick just decided, ``until``
-        being the end of the promise hold the engine decided (None when it holds for none).
-        Returns the cases whose promise was counted as broken now. ``stored`` is each
-        case's running promise as the caller read it (read here when not given).
-        """
-        if stored is None:
-            ids = [case_id for case_id, _, _ in decided]
-            found: dict[str, datetime] = {}
-            for start in range(0, len(ids), 500):
-                query = select(cases.c.case_id, cases.c.promise_until).where(
-                    cases.c.case_id.in_(ids[start : start + 500]), cases.c.promise_until.is_not(None)
-                )
-                found.update((row.case_id, row.promise_until) for row in conn.execute(query))
-            stored = found
-        broken = []
-        for case_id, debtor_id, until in decided:
-            old = stored.get(case_id)
-            if old is not None and old <= now:
-                # A conditional update, so that two schedulers cannot count it twice.
-                done = conn.execute(
-                    update(cases)
-                    .where(cases.c.case_id == case_id, cases.c.promise_until == old)
-                    .values(promise_until=until)
-                )
-                if done.rowcount == 1:
-                    conn.execute(
-                        update(debtors)
-                        .where(debtors.c.debtor_id == debtor_id)
-                        .values(broken_promises=debtors.c.broken_promises + 1, updated_at=now)
-                    )
-                    self.add_audit(conn, [_broken_audit(case_id, old, now)])
-                    broken.append(case_id)
-            elif until is not None and until != old:
-                conn.execute(update(cases).where(cases.c.case_id == case_id).values(promise_until=until))
-        return broken
 
     def events_for(self, conn: Connection, case_id: str) -> list[Any]:
         return list(conn.execute(select(events).where(events.c.case_id == case_id).order_by(events.c.at)))
@@ -394,17 +410,7 @@ def event_values(event: Event, debtor_id: str, source: str, now: datetime) -> di
         "source": source,
         "recorded_at": now,
         "fingerprint": event.fingerprint,
-    }
-
-
-def _broken_audit(case_id: str, until: datetime, now: datetime) -> dict[str, Any]:
-    return {
-        "at": now,
-        "case_id": case_id,
-        "kind": "case",
-        "action": "broken_promise",
-        "rule": "promise",
-        "detail": {"until": until.isoformat()},
+        "actor": event.actor,
     }
 
 
@@ -416,4 +422,12 @@ def _event_detail(event: Event) -> dict[str, Any]:
         detail["date"] = event.date.isoformat()
     if event.intent_id:
         detail["intent_id"] = event.intent_id
+    if event.actor:
+        detail["actor"] = event.actor
+    if event.kind in _NOTED and event.text:
+        detail["text"] = event.text[:500]
     return detail
+
+
+#: Events whose text a person wrote for other people: shown on the timeline (a debtor's reply is not).
+_NOTED = (EventKind.CLAIM, EventKind.ASSIGN, EventKind.NOTE, EventKind.RESOLVE, EventKind.CLOSE)

@@ -62,6 +62,7 @@ def event_from_row(row: Row[Any]) -> Event:
         debtor_id=m["debtor_id"],
         reason=m["reason"],
         source=m["source"],
+        actor=m.get("actor"),
     )
 
 

@@ -19,9 +19,10 @@ from sqlalchemy import case as sql_case
 
 from dunning.core.content.masking import redact
 from dunning.core.domain.model import Case
-from dunning.core.store.base import StoreBase
 from dunning.core.store.cases import LIVE
 from dunning.core.store.schema import audit, cases
+from dunning.core.store.webhooks import WebhookOutboxMixin
+from dunning.core.webhooks.topics import Topic
 
 __all__ = ["Fault", "QuarantineMixin", "QuarantinedCase", "describe", "retry_after"]
 
@@ -66,7 +67,7 @@ class QuarantinedCase:
     next_check_at: datetime | None
 
 
-class QuarantineMixin(StoreBase):
+class QuarantineMixin(WebhookOutboxMixin):
     """Parking, listing and releasing failed cases."""
 
     def quarantine(self, conn: Connection, faults: Sequence[Fault], now: datetime) -> list[str]:
@@ -93,6 +94,9 @@ class QuarantineMixin(StoreBase):
                 )
             )
             self._quarantine_audit(conn, fault, tries, retry_at, now)
+            if tries == 1:  # once per spell in quarantine, not at every failed retry
+                data = {"stage": fault.stage, "error": fault.error, "retry_at": retry_at}
+                self.emit(conn, Topic.QUARANTINED, fault.case_id, data, now)
             parked.append(fault.case_id)
         return parked
 

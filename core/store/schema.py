@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 __all__ = [
@@ -41,6 +42,10 @@ __all__ = [
     "intents",
     "metadata",
     "outbox_messages",
+    "sessions",
+    "users",
+    "webhook_deliveries",
+    "work_items",
 ]
 
 metadata = MetaData(
@@ -172,6 +177,12 @@ cases = Table(
     Column("quarantined_at", UTCDateTime, index=True),
     #: the repayment deadline the lender set for this loan, when its import names one
     Column("deadline", Date),
+    #: why the case waits for a person (the engine's hold rule: dispute, handoff, ...); None otherwise
+    Column("hold_reason", String(64), index=True),
+    #: since when it has waited for a person for that reason
+    Column("held_since", UTCDateTime),
+    #: how a person closed the case for good (status ``closed``): paid, settled, written_off, ...
+    Column("outcome", String(32)),
     Index("ix_cases_due", "next_check_at", "case_id"),
 )
 
@@ -200,6 +211,8 @@ events = Table(
     #: a digest of what the sender said: the same id with another body is a conflict
     Column("fingerprint", String(64)),
     Column("recorded_at", UTCDateTime, nullable=False),
+    #: who did it, when a person did: the API token's name or the console user
+    Column("actor", String(128)),
 )
 
 intents = Table(
@@ -277,7 +290,7 @@ audit = Table(
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("at", UTCDateTime, nullable=False),
     Column("case_id", String(128), nullable=False, index=True),
-    #: decision | intent | callback | event | case
+    #: decision | intent | callback | event | case | queue (work items) | reveal (a full number shown)
     Column("kind", String(16), nullable=False),
     Column("action", String(32), nullable=False),
     Column("channel", String(64)),
@@ -297,4 +310,84 @@ outbox_messages = Table(
     Column("address", String(512), nullable=False),
     Column("parts", JSON, nullable=False),
     Column("at", UTCDateTime, nullable=False),
+)
+
+#: Cases held for a person: one open item per held case, resolved with an outcome.
+work_items = Table(
+    "work_items",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("case_id", String(128), nullable=False, index=True),
+    #: the hold reason the item was opened for (the engine's hold rule)
+    Column("reason", String(64), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    #: when the policy's service level for the reason says it must be resolved
+    Column("sla_due", UTCDateTime, nullable=False),
+    Column("owner", String(128)),
+    #: open | claimed | resolved
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(32)),
+    Column("resolved_by", String(128)),
+    Column("resolved_at", UTCDateTime),
+    #: the debtor's call to an agent, if one was put through: Twilio's DialCallStatus and seconds
+    Column("call_status", String(32)),
+    Column("call_seconds", Integer),
+    Index("ix_work_items_state_due", "state", "sla_due"),
+    Index(
+        "uq_work_items_open_case",
+        "case_id",
+        unique=True,
+        sqlite_where=text("state != 'resolved'"),
+        postgresql_where=text("state != 'resolved'"),
+    ),
+)
+
+#: Console users: a name, a role and a password hash (never the password).
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    #: viewer | agent | admin
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: Console sessions, kept server-side: the cookie carries a random id whose digest is the key.
+sessions = Table(
+    "sessions",
+    metadata,
+    #: SHA-256 of the session id the cookie carries (a stolen table opens no session)
+    Column("key", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False, index=True),
+    #: the token every form of this session must send back
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+#: Outbound webhooks (the lender's systems subscribe), written with what caused them.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    #: the delivery id the receiver de-duplicates by
+    Column("id", String(64), primary_key=True),
+    Column("url", String(1024), nullable=False),
+    #: handed_off | disputed | opted_out | paid | promise_broken | quarantined
+    Column("topic", String(32), nullable=False),
+    Column("case_id", String(128), index=True),
+    #: the JSON body, fixed when the delivery was written
+    Column("body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    #: pending | enqueued | delivered | failed
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    #: when the next attempt is due (pending) or when the broker had it (enqueued)
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_status", Integer),
+    Column("last_error", String(512)),
+    Column("delivered_at", UTCDateTime),
+    Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
 )

@@ -1,4 +1,4 @@
-"""The store as one object: cases, histories, the outbox and events together."""
+"""The store as one object: cases, histories, the outbox, events, the work queue and console users."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from dunning.core.store.cases import CasesMixin
 from dunning.core.store.events import EventsMixin
 from dunning.core.store.history import HistoryMixin
 from dunning.core.store.people import PeopleMixin
+from dunning.core.store.portfolio import PortfolioMixin
 from dunning.core.store.quarantine import QuarantineMixin
+from dunning.core.store.users import UsersMixin
 
 __all__ = ["Store", "open_store"]
 
 
-class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin):
+class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin, UsersMixin, PortfolioMixin):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
