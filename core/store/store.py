@@ -5,13 +5,14 @@ from __future__ import annotations
 from dunning.core.store.cases import CasesMixin
 from dunning.core.store.events import EventsMixin
 from dunning.core.store.history import HistoryMixin
+from dunning.core.store.learning import LearningMixin
 from dunning.core.store.people import PeopleMixin
 from dunning.core.store.quarantine import QuarantineMixin
 
 __all__ = ["Store", "open_store"]
 
 
-class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin):
+class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin, LearningMixin):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
