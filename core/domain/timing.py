@@ -7,7 +7,9 @@ debtor may be in) leaves open — or, with ``send_at: learned``, a minute of
 the hour at which they answer most. A reminder due after that moment has
 passed goes at once; one due before it waits for it. The moment is a pure
 function of the debtor and the stretch, so deciding again at that moment
-finds it has come.
+finds it has come. A deferral names that moment's rule (``send_window:spread``,
+``learned_hour:HH``) when only the daily hours held the reminder back, and
+the holiday, cap or cool-down otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ __all__ = ["SPREAD", "appointment", "open_stretch", "send_time"]
 
 #: The rule of a reminder held back to its debtor's own moment of the window.
 SPREAD = "send_window:spread"
+#: Rules of the daily rhythm: a deferral held back by these alone names the debtor's moment instead.
+_RHYTHM = ("quiet_hours:", "send_window:")
 
 
 def send_time(ctx: Situation, step: Step, segment: str, joins: str | None = None) -> Lawful:
@@ -87,6 +91,8 @@ def appointment(
             rule = f"learned_hour:{hour[0]:02d}" + (":segment" if hour[1] == "segment" else "")
     if target <= lawful.at:
         return lawful
+    if not all(r.startswith(_RHYTHM) for r in lawful.blocked_by):
+        rule = lawful.rule or rule  # a holiday, a cap or a cool-down is the reason to name
     return Lawful(target, rule, (*lawful.blocked_by, rule))
 
 
