@@ -11,8 +11,12 @@ without a value has none; ``policy check`` refuses a name no one declared.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -283,3 +287,39 @@ def test_a_template_naming_an_undeclared_attribute_does_not_render(policy):
     context = render_context(make_case(), amount=Decimal(1), now=NOW, attributes=policy.attributes)
     with pytest.raises(Exception, match="income"):
         template.render(context)
+
+
+def test_dunning_import_reads_the_attributes_of_the_configured_policy(tmp_path):
+    # Given DUNNING_POLICY naming the challenger example (score, band, last_login, app_user)
+    root = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "DUNNING_DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}",
+        "DUNNING_POLICY": str(root / "examples" / "policy-challenger.yaml"),
+    }
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        f"{HEADER},score,app_user\n"
+        "C-1,D-1,Wang,+8613800138000,zh-CN,6222021234,3200,CNY,2026-12-01,640,true\n"
+        "C-2,D-2,Li,+8613900139002,zh-CN,6222025678,900,CNY,2026-12-01,high,false\n",
+        encoding="utf-8",
+    )
+    exe = str(Path(sys.executable).with_name("dunning"))
+    # When the file is imported from the command line
+    result = subprocess.run([exe, "import", str(path)], env=env, capture_output=True, text=True, timeout=120)
+    # Then the bad score is named by line and column, and the good row lands with its attributes
+    assert result.returncode == 1, result.stderr
+    assert f"{path}:3: score: 'high' is not a number" in result.stderr
+    store = open_store(env["DUNNING_DATABASE_URL"])
+    try:
+        with store.read() as conn:
+            assert store.load_cases(conn, ["C-1"])["C-1"][0].attributes == {"score": "640", "app_user": True}
+    finally:
+        store.dispose()
+    # And a policy that does not load stops the import before a row is read, naming its line
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(POLICY.replace("vip: boolean", "vip: flag"), encoding="utf-8")
+    refused = subprocess.run(
+        [exe, "import", str(path)], env={**env, "DUNNING_POLICY": str(broken)}, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and f"{broken}:3: attributes.vip:" in refused.stderr
