@@ -261,3 +261,64 @@ def test_policy_check_names_the_line_of_a_broken_split(registry):
         "strategies.cham/pion: a strategy's name" in e
         for e in errors(registry, POLICY.replace("  champion: {", "  cham/pion: {"))
     )
+
+
+def test_given_a_store_each_strategy_s_rates_count_its_contacted_debtors_opt_outs_and_complaints(
+    database_url,
+):
+    from dunning.core.store import open_store
+
+    store = open_store(database_url)
+    try:
+        # Given four debtors of a challenger (three reached, one never) and two of the champion
+        people = {"A": "challenger", "B": "challenger", "C": "challenger", "D": "challenger"}
+        people |= {"E": "champion", "F": "champion"}
+        with store.write() as conn:
+            store.upsert_cases(conn, [make_case(case_id=f"C-{d}", debtor_id=d) for d in people], NOW)
+            store.record_strategies(conn, people, NOW)
+            store.plan_intents(
+                conn,
+                [
+                    {
+                        "intent_id": f"i-{d}",
+                        "case_id": f"C-{d}",
+                        "debtor_id": d,
+                        "channel": "sms",
+                        "ladder": "l",
+                        "segment": "all",
+                        "step": 0,
+                        "cycle": 0,
+                        "seq": 0,
+                        "template": "overdue_notice",
+                        "strategy": name,
+                        "state": IntentState.SENT if d != "D" else IntentState.CANCELLED,
+                        "planned_at": NOW,
+                        "not_before": NOW,
+                        "contact_at": NOW,
+                        "attempts": 1,
+                        "connected": False,
+                        "updated_at": NOW,
+                    }
+                    for d, name in people.items()
+                ],
+            )
+        # And A opted out, B disputed, C's reply was held as a complaint, E opted out twice
+        happenings = [
+            Event(EventKind.OPT_OUT, NOW, case_id="C-A", channel="sms", event_id="e-1"),
+            Event(EventKind.DISPUTE, NOW, case_id="C-B", event_id="e-2"),
+            Event(EventKind.HOLD, NOW, case_id="C-C", reason="complaint", event_id="e-3"),
+            Event(EventKind.OPT_OUT, NOW, case_id="C-E", channel="sms", event_id="e-4"),
+            Event(EventKind.OPT_OUT, NOW, case_id="C-E", channel="voice", event_id="e-5"),
+        ]
+        for event in happenings:
+            store.record_event(event, source="api", now=NOW)
+        # When the rates are counted
+        with store.read() as conn:
+            stats = store.strategy_stats(conn)
+        # Then each counts people, not events, among those its reminders reached
+        assert stats == {
+            "challenger": StrategyStats(contacted=3, opted_out=1, complained=2),
+            "champion": StrategyStats(contacted=2, opted_out=1, complained=0),
+        }
+    finally:
+        store.dispose()

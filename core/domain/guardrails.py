@@ -1,8 +1,10 @@
 """Guardrails: when a contact is lawful, decided as a pure function of time.
 
-Quiet hours in every zone the debtor may be in, public-holiday blackouts,
-cool-downs after a conversation, and frequency caps over sliding windows.
-Nothing here reads a clock: the moment to judge is always an argument.
+Quiet hours in every zone the debtor may be in, the policy's send windows
+(:mod:`~dunning.core.domain.windows`, one more constraint, never a wider one),
+public-holiday blackouts as the policy amends them, cool-downs after a
+conversation, and frequency caps over sliding windows. Nothing here reads a
+clock: the moment to judge is always an argument.
 
 :func:`earliest_lawful` answers "when, at the earliest, may this channel
 contact this debtor?" — the engine defers a blocked send to that moment, and

@@ -102,7 +102,7 @@ def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be an attribute's name, or None when it can."""
     if not _NAME.fullmatch(name):
         return "an attribute's name is lower-case letters, digits and _ (a letter first, at most 64)"
-    if name in FACTS or name == "today":
+    if name in FACTS:
         return f"{name!r} is already a fact every case has"
     if name in CASE_COLUMNS:
         return f"{name!r} is already a field of the case"

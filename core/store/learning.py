@@ -38,15 +38,15 @@ class LearningMixin(StoreBase):
         """Per strategy: debtors contacted, and of those who opted out and who complained."""
         query = (
             select(intents.c.strategy, func.count(func.distinct(intents.c.debtor_id)))
-            .where(intents.c.strategy.is_not(None), intents.c.state.in_(_REACHED))
+            .where(intents.c.strategy.is_not(None), intents.c.state.in_([str(s) for s in _REACHED]))
             .group_by(intents.c.strategy)
         )
         contacted: dict[str, int] = {name: count for name, count in conn.execute(query).all()}
         complaint = or_(
-            events.c.kind == EventKind.DISPUTE,
-            and_(events.c.kind == EventKind.HOLD, events.c.reason.in_(_COMPLAINTS)),
+            events.c.kind == str(EventKind.DISPUTE),
+            and_(events.c.kind == str(EventKind.HOLD), events.c.reason.in_(_COMPLAINTS)),
         )
-        opted = self._debtors_with(conn, events.c.kind == EventKind.OPT_OUT)
+        opted = self._debtors_with(conn, events.c.kind == str(EventKind.OPT_OUT))
         complained = self._debtors_with(conn, complaint)
         return {
             name: StrategyStats(count, opted.get(name, 0), complained.get(name, 0))
