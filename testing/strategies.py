@@ -26,9 +26,12 @@ __all__ = [
     "DEFAULT_CEILING",
     "START",
     "WAITS",
+    "WEEKDAYS",
     "compiled",
     "phones",
     "policies",
+    "send_windows",
+    "windowed_policies",
     "zones",
 ]
 
@@ -109,6 +112,38 @@ def policies(draw: Any) -> dict[str, Any]:
     ceiling = draw(st.sampled_from(CEILINGS))
     if ceiling is not None:
         spec["limits"] = {"daily_contacts": ceiling}
+    return spec
+
+
+#: Weekday names a window's ``days`` lists, Monday first.
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+@st.composite
+def send_windows(draw: Any, narrow: bool = False) -> dict[str, Any]:
+    """A window as a policy writes it: some hours, some weekdays, a way of choosing the moment."""
+    window: dict[str, Any] = {}
+    if not narrow or draw(st.booleans()):
+        start = draw(st.integers(0, 22))
+        end = draw(st.integers(start + 1, 24))
+        minute = draw(st.sampled_from([0, 30]))
+        window["hours"] = f"{start:02d}:{minute:02d}-{end:02d}:00"
+    if draw(st.booleans()):
+        window["days"] = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True))
+    if draw(st.booleans()):
+        window["send_at"] = draw(st.sampled_from(["spread", "learned"]))
+    return window
+
+
+@st.composite
+def windowed_policies(draw: Any) -> dict[str, Any]:
+    """A random policy with send windows on some channels, and on some steps."""
+    spec: dict[str, Any] = draw(policies())
+    chosen = draw(st.lists(st.sampled_from(CHANNELS), max_size=3, unique=True))
+    spec["windows"] = {channel: draw(send_windows()) for channel in chosen}
+    for step in spec["ladders"]["l"]["steps"]:
+        if draw(st.integers(0, 3)) == 0:
+            step["window"] = draw(send_windows(narrow=True))
     return spec
 
 

@@ -17,7 +17,7 @@ def dunning(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_passes_the_shipped_examples_and_reports_sms_segments():
-    for name in ("policy.yaml", "policy-us.yaml", "policy-gentle.yaml"):
+    for name in ("policy.yaml", "policy-us.yaml", "policy-gentle.yaml", "policy-challenger.yaml"):
         result = dunning("policy", "check", str(EXAMPLES / name))
         assert result.returncode == 0, result.stderr
         assert "ok" in result.stdout
@@ -162,3 +162,40 @@ def test_given_a_malformed_voices_setting_the_check_fails_on_each_voice_template
         result.stderr
     )
     assert "sms/" not in result.stderr  # texts need no voice
+
+
+def test_explain_shows_the_debtor_s_strategy_and_attribute_values_and_the_learned_hour(tmp_path):
+    # Given a case carrying the challenger example's attributes, and two replies at 14:xx before the run
+    case = json.loads((EXAMPLES / "case-cn.json").read_text(encoding="utf-8"))
+    case["attributes"] = {"score": 580, "band": "C", "app_user": True}
+    (tmp_path / "case.json").write_text(json.dumps(case), encoding="utf-8")
+    (tmp_path / "events.jsonl").write_text(
+        '{"kind": "reply", "at": "2026-11-20T06:10:00Z", "text": "ok"}\n'
+        '{"kind": "reply", "at": "2026-11-21T06:40:00Z", "text": "ok"}\n',
+        encoding="utf-8",
+    )
+    run = [
+        "policy",
+        "explain",
+        str(EXAMPLES / "policy-challenger.yaml"),
+        "--case",
+        str(tmp_path / "case.json"),
+        "--events",
+        str(tmp_path / "events.jsonl"),
+        "--start",
+        "2026-12-01T00:00:00Z",
+        "--days",
+        "4",
+    ]
+    # When it is explained, as JSON and as a table
+    result = dunning(*run, "--json")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    table = dunning(*run)
+    # Then every line names the strategy and the attributes as the policy reads them (none: null)
+    assert {line["strategy"] for line in lines} == {"champion"}
+    assert lines[0]["attributes"] == {"score": "580", "band": "C", "last_login": None, "app_user": True}
+    # And the first text aims at the hour the debtor answered in
+    assert lines[0]["action"] == "defer" and lines[0]["rule"] == "learned_hour:14"
+    assert "strategy champion" in table.stdout
+    assert "attributes: score=580, band=C, last_login=none, app_user=True" in table.stdout

@@ -10,6 +10,7 @@ import pytest
 
 from dunning.core.domain.engine import decide
 from dunning.core.domain.model import History
+from dunning.core.policy.attributes import AttributeType, attribute_facts
 from dunning.core.policy.compile import check_policy
 from dunning.core.policy.conditions import ConditionError, compile_condition
 from dunning.core.policy.facts import FACTS, FactType
@@ -38,8 +39,12 @@ def check(registry, condition: str, where: str = "segment") -> list[str]:
 
 
 def test_every_fact_declares_one_of_the_types():
-    assert {fact.type for fact in FACTS.values()} == set(FactType)
+    # The built-in facts and the types a policy's attributes take use every type there is.
+    declared = attribute_facts({t.value: t for t in AttributeType})
+    used = {fact.type for fact in (*FACTS.values(), *declared.values())}
+    assert used == set(FactType)
     assert FACTS["days_to_pay_last"].type is FactType.NUMBER_OR_NONE
+    assert declared["date"].type is FactType.DATE_OR_NONE
 
 
 @pytest.mark.parametrize(

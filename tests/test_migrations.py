@@ -110,3 +110,50 @@ def test_db_upgrade_says_what_it_did_to_an_older_schema(tmp_path):
     # Then it says which revisions it went between
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"schema upgraded from revision 0002 to {head_revision()} (sqlite)"
+
+
+def test_a_store_of_the_previous_version_upgraded_keeps_its_cases_and_learns_attributes_and_strategies(
+    database_url,
+):
+    # Given a store at revision 0006 holding a case and its debtor
+    from datetime import UTC, datetime
+
+    from dunning.testing.factories import make_case
+
+    downgraded(database_url, "0006")
+    engine = create_engine(database_url)
+    try:
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO debtors (debtor_id, previous_cures, broken_promises, kept_promises, updated_at) "
+                    "VALUES ('D-1', 0, 0, 0, :now)"
+                ),
+                {"now": now.replace(tzinfo=None)},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cases (case_id, debtor_id, name, locale, account, amount_due, original_amount,"
+                    " currency, due_date, tags, contacts, status, partition, created_at, updated_at)"
+                    " VALUES ('C-1', 'D-1', 'Wang', 'zh-CN', '6222', '3200', '3200', 'CNY', '2026-12-01',"
+                    " '[]', '{}', 'open', 1, :now, :now)"
+                ),
+                {"now": now.replace(tzinfo=None)},
+            )
+        # When this version opens it (and migrates it to 0007)
+        store = Store(database_url)
+        store.migrate()
+        # Then the case is there, with no attributes and no strategy yet, and both can be recorded
+        with store.write() as conn:
+            (case, status) = store.load_cases(conn, ["C-1"])["C-1"]
+            assert (case.attributes, case.strategy, status) == ({}, None, "open")
+            store.upsert_cases(conn, [make_case(attributes={"score": "700"})], now)
+            store.record_strategies(conn, {"D-1": "challenger"}, now)
+        with store.read() as conn:
+            (case, _status) = store.load_cases(conn, ["C-1"])["C-1"]
+        assert (case.attributes, case.strategy) == ({"score": "700"}, "challenger")
+        assert "strategy" in {c["name"] for c in inspect(engine).get_columns("intents")}
+        store.dispose()
+    finally:
+        engine.dispose()

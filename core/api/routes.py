@@ -196,16 +196,24 @@ def _result(event: Event, duplicate: bool, cancelled: int, status: str | None) -
     tags=["cases"],
 )
 def post_cases(body: CaseIn | CasesIn, request: Request) -> dict[str, int]:
-    """Upsert by ``case_id`` with the import's validation; a batch is all-or-nothing."""
+    """Upsert by ``case_id`` with the import's validation; a batch is all-or-nothing.
+
+    ``attributes`` are checked against the types the policy declares; a value
+    of another type, or a name it does not declare, is a 422 naming it.
+    """
     intake = _intake(request)
+    declared = intake.rt.policy.attributes
     items = body.cases if isinstance(body, CasesIn) else [body]
     parsed, errors = [], []
     for i, item in enumerate(items):
         loc: tuple[Any, ...] = ("body", "cases", i) if isinstance(body, CasesIn) else ("body",)
         try:
-            parsed.append(parse_case(item.model_dump(mode="json", exclude_none=True)))
+            row = item.model_dump(mode="json", exclude_none=True)
+            if item.attributes is not None:
+                row["attributes"] = dict(item.attributes)  # a null clears a stored value
+            parsed.append(parse_case(row, attributes=declared))
         except InputError as exc:
-            errors.append(((*loc, exc.field or "case"), str(exc)))
+            errors.append(((*loc, *(exc.field or "case").split(".", 1)), str(exc)))
     if errors:
         raise unprocessable(errors)
     with intake.rt.store.write() as conn:

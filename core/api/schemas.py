@@ -7,7 +7,18 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+)
+
+from dunning.core.policy.attributes import MAX_ATTRIBUTES
 
 __all__ = [
     "AssignIn",
@@ -91,6 +102,10 @@ AwareMoment = Annotated[Moment, AfterValidator(_with_offset)]
 Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_in_range)]
 
 
+#: An attribute's value as JSON carries it; the policy's declared type is checked when the case is parsed.
+AttributeValue = StrictBool | StrictInt | StrictFloat | Text | None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -149,6 +164,12 @@ class CaseIn(_Strict):
     contact: Text | None = Field(default=None, max_length=256)
     tags: list[Text] = Field(default_factory=list, max_length=50)
     deadline: Day | None = Field(default=None, description="The repayment deadline the lender set")
+    attributes: dict[Text, AttributeValue] | None = Field(
+        default=None,
+        max_length=MAX_ATTRIBUTES,
+        description="The lender's own attributes the policy declares, by name "
+        "(numbers, text, dates as YYYY-MM-DD, booleans; null for none)",
+    )
 
 
 class CasesIn(_Strict):

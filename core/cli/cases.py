@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dunning.core.cli.app import App
-from dunning.core.errors import InputError
+from dunning.core.errors import InputError, PolicyError
 from dunning.core.intake.aliases import normalise_channel
 from dunning.core.intake.amounts import DecimalMark
 from dunning.core.intake.importer import ImportReport, import_file
@@ -51,11 +51,17 @@ IMPORTED, SOME_REJECTED, NOT_READ = 0, 1, 2
 def import_cmd(app: App, path: str, rejects: str | None, region: str | None, decimal: str | None) -> None:
     """Import cases from a CSV or JSONL file: upsert by case_id, report bad rows by line.
 
-    Exits 0 when every row landed, 1 when some rows were rejected (the good
-    ones landed), 2 when the file could not be read or the import stopped.
+    With a policy (DUNNING_POLICY), the attributes it declares are read from
+    columns of their names and checked against their types. Exits 0 when
+    every row landed, 1 when some rows were rejected (the good ones landed),
+    2 when the file or the policy could not be read or the import stopped.
     """
     try:
         report = _import(app, path, rejects, region, DecimalMark(decimal) if decimal else None)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(NOT_READ)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(NOT_READ)
@@ -80,9 +86,16 @@ def import_cmd(app: App, path: str, rejects: str | None, region: str | None, dec
 def _import(
     app: App, path: str, rejects: str | None, region: str | None, decimal: DecimalMark | None
 ) -> ImportReport:
+    attributes = app.policy().attributes if app.settings.policy else None
     store = app.store()
     now = app.now()
-    options: dict[str, Any] = {"now": now, "rejects": rejects, "default_region": region, "decimal": decimal}
+    options: dict[str, Any] = {
+        "now": now,
+        "rejects": rejects,
+        "default_region": region,
+        "decimal": decimal,
+        "attributes": attributes,
+    }
     if not sys.stderr.isatty():
         return import_file(store, path, **options)
     with Progress(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -13,10 +16,14 @@ from rich.table import Table
 
 from dunning.core.cli.app import App
 from dunning.core.content.lint import lint_templates
+from dunning.core.domain.assignment import strategy_of
+from dunning.core.domain.model import Case, Event
 from dunning.core.errors import InputError, PolicyError
 from dunning.core.intake.records import load_json_object, parse_case, parse_event
+from dunning.core.policy.attributes import AttributeType, typed
 from dunning.core.policy.compile import compile_policy
 from dunning.core.policy.explain import explain
+from dunning.core.policy.model import Policy
 from dunning.core.policy.yamlbounds import read_bounded
 
 
@@ -67,17 +74,17 @@ def check(app: App, path: str, strict: bool) -> None:
     click.echo(f"{path}: ok ({warnings} warning(s))")
 
 
-def _read_case(path: str) -> object:
+def _read_case(path: str, attributes: Mapping[str, AttributeType]) -> Case:
     try:
         text = Path(path).read_text(encoding="utf-8")
-        return parse_case(load_json_object(text, "case"))
+        return parse_case(load_json_object(text, "case"), attributes=attributes)
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot read: {exc.strerror}") from exc
     except InputError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
 
 
-def _read_events(path: str | None, case_id: str) -> list:
+def _read_events(path: str | None, case_id: str) -> list[Event]:
     if not path:
         return []
     events = []
@@ -93,6 +100,12 @@ def _read_events(path: str | None, case_id: str) -> list:
         except InputError as exc:
             raise click.ClickException(f"{path}:{number}: {exc}") from exc
     return events
+
+
+def _attribute_values(policy: Policy, case: Case) -> dict[str, Any]:
+    """The case's declared attributes as the policy reads them, in JSON's terms (none: null)."""
+    values = typed(policy.attributes, case.attributes)
+    return {name: str(v) if isinstance(v, Decimal | date) else v for name, v in values.items()}
 
 
 def _parse_start(value: str | None) -> datetime:
@@ -122,21 +135,30 @@ def explain_cmd(
     days: int,
     as_json: bool,
 ) -> None:
-    """Dry-run one case through POLICY.yaml: every contact, deferral and stop, with reasons."""
+    """Dry-run one case through POLICY.yaml: every contact, deferral and stop, with reasons.
+
+    Shows the debtor's strategy (where the policy splits debtors) and the
+    values of the attributes the policy declares.
+    """
     try:
         compiled = app.policy(path)
     except PolicyError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         sys.exit(1)
-    case = _read_case(case_path)
-    events = _read_events(events_path, case.case_id)  # type: ignore[attr-defined]
-    lines = explain(case, compiled, _parse_start(start), days, events)  # type: ignore[arg-type]
+    case = _read_case(case_path, compiled.attributes)
+    events = _read_events(events_path, case.case_id)
+    lines = explain(case, compiled, _parse_start(start), days, events)
+    values = _attribute_values(compiled, case)
     if as_json:
         for line in lines:
-            click.echo(json.dumps(line.to_json(), ensure_ascii=False))
+            shown = line.to_json() | ({"attributes": values} if compiled.attributes else {})
+            click.echo(json.dumps(shown, ensure_ascii=False))
         return
-    table = Table(title=f"{compiled.name}: case {case.case_id}")  # type: ignore[attr-defined]
+    caption = ", ".join(f"{name}={'none' if v is None else v}" for name, v in values.items())
+    strategy = strategy_of(case, compiled)
+    title = f"{compiled.name}: case {case.case_id}" + (f", strategy {strategy.name}" if strategy else "")
+    table = Table(title=title, caption=f"attributes: {caption}" if caption else None)
     for column in ("at (UTC)", "local", "action", "channel", "step", "template", "rule / until"):
         table.add_column(column)
     for line in lines:

@@ -2,8 +2,8 @@
 
 Reports, per template and locale, what a debtor would receive: SMS encoding
 and segment count (GSM-7 160/153, UCS-2 70/67), with a warning past the
-policy's limit, an error for a template that does not render, and an error
-for a locale its channel cannot deliver (a call in a language no voice speaks).
+policy's limit, an error for a template that does not render (with sample
+values of the policy's attributes, and without any), and an error for a locale its channel cannot deliver (a call in a language no voice speaks).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from dunning.core.content.sms import sms_shape
 from dunning.core.content.templating import TemplateLibrary, loan_fields, render_context
 from dunning.core.domain.model import Case
 from dunning.core.errors import Problem, TemplateError
+from dunning.core.policy.attributes import AttributeType
 from dunning.core.policy.model import Policy
 
-__all__ = ["LintFinding", "lint_templates", "sample_case"]
+__all__ = ["LintFinding", "lint_templates", "sample_attributes", "sample_case"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,20 @@ def sample_case(locale: str) -> Case:
         timezone="Asia/Shanghai" if chinese else "America/Los_Angeles",
         payment_url="https://pay.example.com/r/AB12CD",
     )
+
+
+#: A value of each type to render templates with: what a real case might carry.
+_SAMPLES: Mapping[AttributeType, Any] = {
+    AttributeType.NUMBER: "720",
+    AttributeType.TEXT: "sample",
+    AttributeType.DATE: "2026-10-01",
+    AttributeType.BOOLEAN: True,
+}
+
+
+def sample_attributes(declared: Mapping[str, AttributeType]) -> dict[str, Any]:
+    """A sample value for each declared attribute, in its stored form."""
+    return {name: _SAMPLES[kind] for name, kind in declared.items()}
 
 
 def lint_templates(
@@ -92,7 +107,7 @@ def _lint_one(
 ) -> LintFinding:
     """Render one template for a sample person with ``loans`` loans in the message; say its shape."""
     where = f"{channel}/{name}.{locale}.j2"
-    case = sample_case(locale)
+    case = replace(sample_case(locale), attributes=sample_attributes(policy.attributes))
     today = now.date()
     listed = [loan_fields(case, case.amount_due, today, policy.deadline)]
     if loans > 1:
@@ -109,9 +124,14 @@ def _lint_one(
             "url": policy.contact.get("url"),
         },
         loans=listed if loans > 1 else (),
+        attributes=policy.attributes,
     )
     try:
         rendered = library.render(channel, name, locale, context, parts)
+        if policy.attributes:
+            # Again without a value for any attribute, as for a case whose import left them out.
+            bare = {**context, "attributes": dict.fromkeys(policy.attributes)}
+            library.render(channel, name, locale, bare, parts)
     except TemplateError as exc:
         return LintFinding(f"{where}: does not render", Problem(policy.source, 0, where, str(exc)))
     if cls is None or cls.kind != "text":

@@ -34,6 +34,7 @@ from dunning.core.content.sources import TemplateSource, TraversableLoader, as_t
 from dunning.core.domain.model import Case
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.errors import TemplateError
+from dunning.core.policy.attributes import AttributeType, typed
 from dunning.core.policy.model import Deadline
 
 __all__ = ["Rendered", "TemplateLibrary", "localized", "mask_account", "render_context"]
@@ -98,13 +99,16 @@ def render_context(
     default_timezone: str | None = None,
     extra: Mapping[str, Any] | None = None,
     loans: Sequence[Mapping[str, Any]] = (),
+    attributes: Mapping[str, AttributeType] | None = None,
 ) -> dict[str, Any]:
     """The fields a reminder template may use, for ``case`` at ``now``.
 
     The account number appears masked only; the full number is not offered.
     ``loans`` lists every loan a combined message reminds of (``case`` is the
     first of them); ``loans`` always holds at least the case itself, and
-    ``total`` sums what they owe.
+    ``total`` sums what they owe. ``attributes`` are those the policy
+    declares: a template reads them typed as ``attributes.NAME`` (none where
+    the case has no value; a name the policy does not declare fails the render).
     """
     zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
     today = now.astimezone(zone).date()
@@ -121,6 +125,7 @@ def render_context(
         "case_id": case.case_id,
         "loans": listed,
         "total": sum((loan["amount"] for loan in listed), Decimal(0)),
+        "attributes": typed(attributes or {}, case.attributes),
     }
     if extra:
         context.update(extra)

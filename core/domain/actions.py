@@ -33,6 +33,8 @@ class Action:
     intent_id: str | None = None
     #: the message a send goes in: its own intent, or another loan's it joins (one text for both)
     message_id: str | None = None
+    #: the debtor's strategy, where the policy splits debtors between strategies
+    strategy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class Decision:
     segment: str | None = None
     ladder: str | None = None
     outstanding: Decimal | None = None
+    #: the debtor's strategy, where the policy splits debtors between strategies (to record)
+    strategy: str | None = None
 
     @cached_property
     def sends(self) -> tuple[Action, ...]:

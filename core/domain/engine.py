@@ -20,7 +20,6 @@ or may not have left is being settled with its provider.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -29,7 +28,7 @@ from typing import Any
 
 from dunning.core.domain import promises
 from dunning.core.domain.actions import Action, Decision
-from dunning.core.domain.guardrails import earliest_lawful
+from dunning.core.domain.assignment import assign_variant
 from dunning.core.domain.model import (
     Case,
     Contact,
@@ -52,7 +51,7 @@ from dunning.core.domain.situation import (
     outstanding,
     unreachable,
 )
-from dunning.core.domain.zones import phone_region
+from dunning.core.domain.timing import send_time
 from dunning.core.policy.model import Ladder, Policy, Step, Variant
 
 __all__ = ["Action", "Decision", "assign_variant", "decide", "facts_for", "outstanding", "recheck"]
@@ -84,19 +83,30 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     hold = active_hold(ctx.events)
     if hold is not None:
         return _final(ctx, "held", "hold", hold_reason(hold), amount)
+    if ctx.strategy is not None and ctx.strategy.contact == "none":
+        return _final(ctx, "stopped", "stop", "holdout", amount)
 
     facts = facts_for(case, history, policy, ctx.now, amount)
-    segment = next((s for s in policy.segments if s.when is None or s.when(facts)), None)
+    if ctx.strategy is not None and ctx.strategy.contact == "courtesy" and facts["days_overdue"] >= 0:
+        return _final(ctx, "stopped", "stop", "holdout:courtesy", amount)
+    segment = next((s for s in ctx.segments if s.when is None or s.when(facts)), None)
     if segment is None:
-        action = Action("suppress", ctx.now, rule="no_segment")
-        return Decision(case.case_id, "open", (action,), ctx.now + RESEGMENT_AFTER, None, None, amount)
+        action = Action("suppress", ctx.now, rule="no_segment", strategy=_name(ctx))
+        decision = Decision(case.case_id, "open", (action,), ctx.now + RESEGMENT_AFTER, None, None, amount)
+        return replace(decision, strategy=_name(ctx))
     ladder = policy.ladders[segment.ladder]
     done = _Positioned(ctx, ladder, segment.name, amount, facts, opted)
     return done.decide()
 
 
 def _final(ctx: Situation, status: str, kind: str, rule: str, amount: Decimal) -> Decision:
-    return Decision(ctx.case.case_id, status, (Action(kind, ctx.now, rule=rule),), None, outstanding=amount)
+    action = Action(kind, ctx.now, rule=rule, strategy=_name(ctx))
+    return Decision(ctx.case.case_id, status, (action,), None, outstanding=amount, strategy=_name(ctx))
+
+
+def _name(ctx: Situation) -> str | None:
+    """The name of the debtor's strategy, to record (None: the policy splits none)."""
+    return ctx.strategy.name if ctx.strategy is not None else None
 
 
 class _Positioned:
@@ -129,6 +139,7 @@ class _Positioned:
             self.segment,
             self.ladder.name,
             self.amount,
+            _name(self.ctx),
         )
 
     def action(self, kind: str, step: Step | None = None, cycle: int | None = None, **kw: Any) -> Action:
@@ -142,6 +153,7 @@ class _Positioned:
             cycle=cycle,
             ladder=self.ladder.name,
             segment=self.segment,
+            strategy=_name(self.ctx),
             **kw,
         )
 
@@ -317,11 +329,12 @@ class _Positioned:
             return self.decision((hold,), deadline, "held")
         at, fields = reminder
         rule = fields.pop("rule")
+        fields.update(segment=self.segment, strategy=_name(ctx))
         if at <= ctx.now:
-            send = Action("send", ctx.now, segment=self.segment, **fields)
+            send = Action("send", ctx.now, **fields)
             return self.decision((send, hold), deadline, "held")
         if ctx.now >= promises.promised(ctx, promise):
-            defer = Action("defer", ctx.now, segment=self.segment, rule=rule, until=at, **fields)
+            defer = Action("defer", ctx.now, rule=rule, until=at, **fields)
             return self.decision((defer, hold), at, "held")
         return self.decision((hold,), at, "held")
 
@@ -339,17 +352,7 @@ class _Positioned:
             reason = self.unusable(step)
             if reason is None:
                 joins = self.joinable(step.channel)
-                lawful = earliest_lawful(
-                    ctx.now,
-                    step.channel,
-                    rails=ctx.policy.rails,
-                    zones=ctx.zones,
-                    case_id=ctx.case.case_id,
-                    contacts=ctx.contacts,
-                    events=ctx.events,
-                    phone_country=lambda: phone_region(ctx.case.phone),
-                    joins=joins,
-                )
+                lawful = send_time(ctx, step, self.segment, joins)
                 if lawful.at is not None and lawful.at > ctx.now:
                     actions.append(self.action("defer", step, cycle, rule=lawful.rule, until=lawful.at))
                     return self.decision(actions, lawful.at)
@@ -411,14 +414,3 @@ class _Positioned:
                 if variant.name == chosen:
                     return variant
         return assign_variant(self.ctx.case.debtor_id, self.ladder.name, step)
-
-
-def assign_variant(debtor_id: str, ladder: str, step: Step) -> Variant:
-    """A stable, weighted choice: the same debtor always gets the same variant."""
-    digest = hashlib.sha256(f"{debtor_id}\x1f{ladder}\x1f{step.index}".encode()).digest()
-    point = int.from_bytes(digest[:8], "big") / 2**64 * sum(v.weight for v in step.variants)
-    for variant in step.variants:
-        point -= variant.weight
-        if point < 0:
-            return variant
-    return step.variants[-1]

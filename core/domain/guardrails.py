@@ -1,8 +1,10 @@
 """Guardrails: when a contact is lawful, decided as a pure function of time.
 
-Quiet hours in every zone the debtor may be in, public-holiday blackouts,
-cool-downs after a conversation, and frequency caps over sliding windows.
-Nothing here reads a clock: the moment to judge is always an argument.
+Quiet hours in every zone the debtor may be in, the policy's send windows
+(:mod:`~dunning.core.domain.windows`, one more constraint, never a wider one),
+public-holiday blackouts as the policy amends them, cool-downs after a
+conversation, and frequency caps over sliding windows. Nothing here reads a
+clock: the moment to judge is always an argument.
 
 :func:`earliest_lawful` answers "when, at the earliest, may this channel
 contact this debtor?" — the engine defers a blocked send to that moment, and
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
 from dunning.core.domain.model import COUNTED, Contact, Event, EventKind
+from dunning.core.domain.windows import SendWindow, window_block
+from dunning.core.domain.zones import local_moment
 from dunning.core.policy.durations import format_duration
 
 __all__ = [
@@ -130,13 +134,19 @@ class Cooldown:
 
 @dataclass(frozen=True)
 class HolidayBlackout:
-    """No contact on the public holidays of these countries (local dates).
+    """No contact on the public holidays of these countries (local dates), as the policy amends them.
 
     The country ``"phone"`` stands for the country of the debtor's number.
+    ``added`` days are holidays whatever the calendars say, ``removed`` ones
+    never are; ``workdays`` are make-up working days (调休), which a send
+    window counts as working days even on a weekend.
     """
 
     countries: tuple[str, ...]
     source: str = "policy"
+    added: frozenset[date] = frozenset()
+    removed: frozenset[date] = frozenset()
+    workdays: frozenset[date] = frozenset()
 
     def rule(self, country: str) -> str:
         return f"holiday:{country}"
@@ -154,6 +164,11 @@ class Guardrails:
     def quiet_minutes(self, channel: str) -> frozenset[int]:
         """The minutes of the day that are quiet for ``channel`` (computed once per channel)."""
         return _quiet_minutes(self.quiet, channel)
+
+    @property
+    def workdays(self) -> frozenset[date]:
+        """Make-up working days, which a send window's ``days`` counts as working days."""
+        return self.holidays.workdays if self.holidays is not None else frozenset()
 
 
 @lru_cache(maxsize=1024)
@@ -183,15 +198,6 @@ class Lawful:
         return self.at is None
 
 
-def local_moment(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """A local wall-clock moment in UTC (a time skipped by DST moves forward)."""
-    moment = datetime.combine(day, at, tzinfo=zone)
-    back = moment.astimezone(UTC).astimezone(zone)
-    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
-        moment = back
-    return moment.astimezone(UTC)
-
-
 def _quiet_block(
     t: datetime, channel: str, rails: Guardrails, zones: Sequence[ZoneInfo]
 ) -> tuple[datetime, str] | None:
@@ -217,19 +223,23 @@ def _holiday_calendar(country: str, year: int) -> holidays_lib.HolidayBase | Non
 def _holiday_block(
     t: datetime, rails: Guardrails, zones: Sequence[ZoneInfo], phone_country: str | None
 ) -> tuple[datetime, str] | None:
-    if rails.holidays is None:
+    blackout = rails.holidays
+    if blackout is None:
         return None
     for zone in zones:
         local = t.astimezone(zone)
-        for country in rails.holidays.countries:
+        day = local.date()
+        if day in blackout.removed:
+            continue
+        if day in blackout.added:
+            return local_moment(day + timedelta(days=1), time(0), zone), blackout.rule(blackout.source)
+        for country in blackout.countries:
             code = phone_country if country == "phone" else country
             if not code:
                 continue
             calendar = _holiday_calendar(code, local.year)
-            if calendar is not None and local.date() in calendar:
-                return local_moment(local.date() + timedelta(days=1), time(0), zone), rails.holidays.rule(
-                    code
-                )
+            if calendar is not None and day in calendar:
+                return local_moment(day + timedelta(days=1), time(0), zone), blackout.rule(code)
     return None
 
 
@@ -318,6 +328,7 @@ def earliest_lawful(
     phone_country: str | Callable[[], str | None] | None = None,
     exclude_intent: str | None = None,
     joins: str | None = None,
+    window: SendWindow | None = None,
     horizon: timedelta = HORIZON,
 ) -> Lawful:
     """The earliest moment at or after ``start`` when ``channel`` may contact the debtor.
@@ -326,7 +337,8 @@ def earliest_lawful(
     the first moment that satisfies all of them — or gives up past
     ``horizon``, when the contact can never be lawful. ``joins`` names a
     message already counted that this send would go in (another loan of the
-    same person, combined): it adds no contact to any cap.
+    same person, combined): it adds no contact to any cap. ``window`` is
+    the policy's send window for this send, one more constraint on top.
     """
     for cap in rails.caps:
         if cap.applies(channel) and cap.max == 0:
@@ -345,14 +357,18 @@ def earliest_lawful(
             break
         block = (
             _quiet_block(t, channel, rails, zones)
+            or (window_block(t, window, zones, rails.workdays) if window is not None else None)
             or _holiday_block(t, rails, zones, phone_country)
             or _cooldown_block(t, channel, rails, zones, events, case_id)
             or _cap_block(t, channel, rails, contacts, case_id, exclude_intent, joins)
         )
         if block is None:
             return Lawful(t, blocked[0] if blocked else None, tuple(blocked))
-        t, rule = block
+        moved, rule = block
         if rule not in blocked:
             blocked.append(rule)
+        if moved is None:
+            break  # a window that never opens
+        t = moved
     rule = blocked[0] if blocked else "horizon"
     return Lawful(None, rule, tuple(blocked))

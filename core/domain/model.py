@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -26,6 +26,7 @@ __all__ = [
     "History",
     "Intent",
     "IntentState",
+    "Learned",
     "Money",
     "intent_id_for",
     "utc",
@@ -83,6 +84,11 @@ class Case:
     amount_as_of: datetime | None = None
     #: the repayment deadline the lender set (None: the policy's ``deadline`` decides)
     deadline: date | None = None
+    #: the lender's own attributes, as stored (typed by the policy that declares them); from an
+    #: import, those its row carries (None: cleared), which replace the stored ones of those names
+    attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    #: the strategy the debtor was assigned to (None: not yet, or the policy splits none)
+    strategy: str | None = None
 
     @property
     def money(self) -> Money:
@@ -215,23 +221,41 @@ class Contact:
 
 
 @dataclass(frozen=True)
+class Learned:
+    """What the store learned across the portfolio, the same for every case of a tick.
+
+    ``segment_hours`` counts, per segment, the local hours at which its
+    debtors answered or paid (the fallback of a learned send time);
+    ``closed_strategies`` are challengers that take no new debtors, their
+    opt-out or complaint rate being too far above the champion's.
+    """
+
+    segment_hours: Mapping[str, Mapping[int, int]] = field(default_factory=dict)
+    closed_strategies: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class History:
     """What the engine knows of the past when it decides for one case.
 
     ``events`` are the case's own events plus opt-outs and wrong-number
     reports from the debtor's other cases (one person, one phone);
     ``contacts`` are every contact attempt of the debtor across all cases,
-    because caps protect a person, not a loan.
+    because caps protect a person, not a loan. ``response_hours`` counts the
+    local hours (0-23) at which the debtor answered or paid, on any of their
+    loans; ``learned`` is what the store learned across the portfolio.
     """
 
     events: tuple[Event, ...] = ()
     contacts: tuple[Contact, ...] = ()
+    response_hours: Mapping[int, int] = field(default_factory=dict)
+    learned: Learned = field(default_factory=Learned)
 
     def with_contact(self, contact: Contact) -> History:
-        return History(self.events, (*self.contacts, contact))
+        return replace(self, contacts=(*self.contacts, contact))
 
     def with_event(self, event: Event) -> History:
-        return History((*self.events, event), self.contacts)
+        return replace(self, events=(*self.events, event))
 
 
 def intent_id_for(case_id: str, ladder: str, step: int, cycle: int, seq: int) -> str:

@@ -64,7 +64,8 @@ def promise_day(ctx: Situation, promise: Event, *, opted: OptOuts) -> tuple[date
     """When the promised day's reminder may go, and its intent's fields; None when none will.
 
     None when the policy sends none, it went already (or failed), or its
-    channel cannot reach the debtor, or not lawfully before the promise runs out.
+    channel cannot reach the debtor, or not lawfully (inside its channel's
+    window) before the promise runs out.
     """
     wanted = ctx.policy.responses.promise_reminder
     if wanted is None:
@@ -87,6 +88,7 @@ def promise_day(ctx: Situation, promise: Event, *, opted: OptOuts) -> tuple[date
         contacts=ctx.contacts,
         events=ctx.events,
         phone_country=lambda: phone_region(ctx.case.phone),
+        window=ctx.window(channel),
     )
     if lawful.at is None or lawful.at >= deadline(ctx, promise):
         return None

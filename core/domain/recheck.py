@@ -22,14 +22,24 @@ __all__ = ["recheck"]
 
 
 def recheck(
-    case: Case, history: History, policy: Policy, *, channel: str, intent_id: str, now: datetime
+    case: Case,
+    history: History,
+    policy: Policy,
+    *,
+    channel: str,
+    intent_id: str,
+    now: datetime,
+    ladder: str | None = None,
+    step: int | None = None,
 ) -> Action | None:
     """Is a planned reminder still right to send at ``now``? None means yes.
 
     The delivery worker asks this against the freshest history, just before
     calling the channel: ``stop`` (paid, opted out of everything), ``hold``
     (dispute, hand-off), ``suppress`` (this channel can no longer reach the
-    debtor, or never lawfully) or ``defer`` with ``until`` (not lawful yet).
+    debtor, or never lawfully) or ``defer`` with ``until`` (not lawful yet,
+    or outside its send window: its ladder's step, when named, narrows its
+    channel's).
     """
     ctx = Situation(case, history, policy, utc(now))
     _, settled = outstanding(case, ctx.events)
@@ -54,6 +64,7 @@ def recheck(
         events=ctx.events,
         phone_country=lambda: phone_region(case.phone),
         exclude_intent=intent_id,
+        window=ctx.window(channel, policy.step(ladder, step) if ladder and step is not None else None),
     )
     if lawful.at is None:
         return Action(

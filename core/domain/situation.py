@@ -13,10 +13,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from dunning.core.domain.guardrails import local_moment
+from dunning.core.domain.assignment import strategy_of
 from dunning.core.domain.model import COUNTED, Case, Event, EventKind, History
-from dunning.core.domain.zones import candidate_zones
-from dunning.core.policy.model import Policy
+from dunning.core.domain.windows import SendWindow, narrowed
+from dunning.core.domain.zones import candidate_zones, local_moment
+from dunning.core.policy.attributes import typed
+from dunning.core.policy.model import Policy, Segment, Step
 
 __all__ = [
     "ALL_CHANNELS",
@@ -58,10 +60,13 @@ def facts_for(
     if amount is None:
         amount = outstanding(case, [e for e in history.events if e.at <= now])[0]
     profile = case.profile
+    today = now.astimezone(zones[0]).date()
     return {
+        **typed(policy.attributes, case.attributes),
+        "today": today,
         "amount_due": amount,
         "currency": case.currency,
-        "days_overdue": (now.astimezone(zones[0]).date() - case.due_date).days,
+        "days_overdue": (today - case.due_date).days,
         "locale": case.locale,
         "tags": list(case.tags),
         "has_phone": bool(case.phone),
@@ -124,6 +129,18 @@ class Situation:
         )
         self.zones: tuple[ZoneInfo, ...] = candidate_zones(case.timezone, case.phone, policy.default_timezone)
         self.history = history
+        #: the debtor's strategy (None: the policy splits none), as recorded or newly assigned
+        self.strategy = strategy_of(case, policy, history.learned.closed_strategies)
+
+    @property
+    def segments(self) -> tuple[Segment, ...]:
+        """The segments of the debtor's strategy, or the policy's own."""
+        return self.strategy.segments if self.strategy is not None else self.policy.segments
+
+    def window(self, channel: str, step: Step | None = None) -> SendWindow | None:
+        """When ``channel`` may send for this debtor: the strategy's channel window, narrowed by the step's."""
+        windows = self.strategy.windows if self.strategy is not None else self.policy.windows
+        return narrowed(windows.get(channel), step.window if step is not None else None)
 
     def local_midnight(self, day: Any) -> datetime:
         """The latest midnight of ``day`` across the candidate zones (the careful one)."""

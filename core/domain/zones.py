@@ -9,13 +9,14 @@ location is uncertain").
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from phonenumbers import timezone as phone_timezone
 
-__all__ = ["candidate_zones", "is_valid_zone", "phone_region", "zone"]
+__all__ = ["candidate_zones", "is_valid_zone", "local_moment", "phone_region", "zone"]
 
 _UNKNOWN = "Etc/Unknown"
 
@@ -66,3 +67,12 @@ def candidate_zones(
         if names:
             return tuple(zone(n) for n in names)
     return (zone(default or "UTC"),)
+
+
+def local_moment(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """A local wall-clock moment in UTC (a time skipped by DST moves forward)."""
+    moment = datetime.combine(day, at, tzinfo=zone)
+    back = moment.astimezone(UTC).astimezone(zone)
+    if back.replace(tzinfo=None) != moment.replace(tzinfo=None):
+        moment = back
+    return moment.astimezone(UTC)

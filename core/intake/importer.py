@@ -12,7 +12,7 @@ masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from dunning.core.intake.duplicates import FirstLines
 from dunning.core.intake.reading import FileKind, Record, file_kind, read_records
 from dunning.core.intake.records import CASE_FIELDS, parse_case
 from dunning.core.intake.rejects import Rejects
+from dunning.core.policy.attributes import AttributeType
 from dunning.core.store import Store
 
 __all__ = ["CaseFile", "ImportReport", "import_file"]
@@ -65,13 +66,16 @@ class _Pending:
 
 @dataclass(frozen=True)
 class _Reading:
-    """How the rows of one file are read into cases."""
+    """How the rows of one file are read into cases (with the attributes the policy declares)."""
 
     default_region: str | None
     decimal: DecimalMark | None
+    attributes: Mapping[str, AttributeType] | None = None
 
     def parse(self, row: dict[str, Any]) -> Case:
-        return parse_case(row, default_region=self.default_region, decimal=self.decimal)
+        return parse_case(
+            row, default_region=self.default_region, decimal=self.decimal, attributes=self.attributes
+        )
 
     def valid(self, row: dict[str, Any]) -> bool:
         """Whether ``row`` is a good case (to tell a quote that never closes from a quoted line break)."""
@@ -87,16 +91,22 @@ class CaseFile:
 
     Opening it reads the header: InputError if the file itself cannot be read
     (no header, missing columns). A case id seen before is refused, naming the
-    line of the first.
+    line of the first. ``attributes`` are those the policy declares (None:
+    extra columns are not read).
     """
 
     def __init__(
-        self, path: Path, *, default_region: str | None = None, decimal: DecimalMark | None = None
+        self,
+        path: Path,
+        *,
+        default_region: str | None = None,
+        decimal: DecimalMark | None = None,
+        attributes: Mapping[str, AttributeType] | None = None,
     ) -> None:
         self.path = path
         self.kind = file_kind(path)
         self.header: list[str] = list(CASE_FIELDS)
-        self._reading = _Reading(default_region, decimal)
+        self._reading = _Reading(default_region, decimal, attributes)
         self._handle: IO[bytes] | None = None
         self._records: Iterator[Record] = iter(())
 
@@ -157,15 +167,18 @@ def import_file(
     decimal: DecimalMark | None = None,
     progress: Callable[[int, int], None] | None = None,
     batch: int = BATCH,
+    attributes: Mapping[str, AttributeType] | None = None,
 ) -> ImportReport:
     """Import ``path`` into ``store``; see the module docstring.
 
     ``progress(rows, bytes_read)`` is called after each batch and at the end.
-    Raises InputError when the file itself cannot be read; nothing is imported then.
+    ``attributes`` are those the policy declares: a value that is not of its
+    type rejects its row, naming the column. Raises InputError when the file
+    itself cannot be read; nothing is imported then.
     """
     path = Path(path)
     report = ImportReport()
-    with CaseFile(path, default_region=default_region, decimal=decimal) as cases:
+    with CaseFile(path, default_region=default_region, decimal=decimal, attributes=attributes) as cases:
         sink = Rejects(Path(rejects) if rejects else None, cases.kind, cases.header)
         importer = _Importer(store, path, now, sink, report)
         try:

@@ -25,9 +25,10 @@ from dunning.core.domain.zones import is_valid_zone
 from dunning.core.errors import InputError
 from dunning.core.intake.amounts import DecimalMark, parse_amount
 from dunning.core.intake.shown import shown
+from dunning.core.policy.attributes import AttributeType, parse_value
 from dunning.core.store.schema import cases, events
 
-__all__ = ["CASE_FIELDS", "parse_amount", "parse_case", "parse_event"]
+__all__ = ["CASE_FIELDS", "parse_amount", "parse_attributes", "parse_case", "parse_event"]
 
 #: The columns of an import file and the fields of a case file, in order.
 CASE_FIELDS = (
@@ -239,16 +240,52 @@ def _count(row: Mapping[str, Any], name: str) -> int | None:
     return number
 
 
+def parse_attributes(row: Mapping[str, Any], declared: Mapping[str, AttributeType]) -> dict[str, Any]:
+    """The declared attributes a row carries, each checked against its type, in their stored form.
+
+    A value comes from the row's ``attributes`` object (a JSON line, an API
+    body) or from a column of its name (a CSV file). A name the policy does
+    not declare, in ``attributes``, is an error naming it. A blank value is
+    None (it clears a stored one); an attribute the row does not carry at all
+    is left out (a stored one stays).
+    """
+    given = row.get("attributes")
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise InputError("must map attribute names to values", field="attributes")
+    for name in given:
+        if name not in declared:
+            known = ", ".join(sorted(declared)) or "none declared"
+            raise InputError(
+                f"is not an attribute the policy declares (known: {known})", field=f"attributes.{name}"
+            )
+    values = {}
+    for name, kind in declared.items():
+        if name not in given and name not in row:
+            continue
+        raw = given[name] if name in given else row[name]
+        try:
+            values[name] = parse_value(raw, kind)
+        except ValueError as exc:
+            where = f"attributes.{name}" if name in given else name
+            raise InputError(f"{shown(raw)} {exc}", field=where) from None
+    return values
+
+
 def parse_case(
     row: Mapping[str, Any],
     *,
     default_region: str | None = None,
     decimal: DecimalMark | None = None,
+    attributes: Mapping[str, AttributeType] | None = None,
 ) -> Case:
     """Validate one case (import row, case file or API body); raise InputError.
 
     Every text fits its column in the store and every number its type, so a
-    validated case is never refused by the database.
+    validated case is never refused by the database. ``attributes`` are the
+    ones the policy declares (None or empty: the row's extra columns are not
+    read, and a re-import keeps what is stored).
     """
     for name in _REQUIRED:
         if _blank(row.get(name)):
@@ -290,6 +327,7 @@ def parse_case(
         contacts=_contacts(row, email),
         profile=profile,
         deadline=_due_date(row["deadline"], "deadline") if row.get("deadline") not in (None, "") else None,
+        attributes=parse_attributes(row, attributes) if attributes is not None else {},
     )
 
 
@@ -363,6 +401,8 @@ def case_to_json(case: Case) -> dict[str, Any]:
     if case.deadline is not None:
         out["deadline"] = case.deadline.isoformat()
     out.update(case.profile)
+    if case.attributes:
+        out["attributes"] = {k: v for k, v in case.attributes.items() if v is not None}
     return out
 
 

@@ -17,11 +17,20 @@ from typing import Any
 from pydantic import ValidationError
 
 from dunning.core.channel import ChannelSpec
-from dunning.core.domain.guardrails import ANY, Cap, Cooldown, Guardrails, HolidayBlackout, QuietWindow
+from dunning.core.domain.guardrails import ANY, Cap, Cooldown, Guardrails, QuietWindow
 from dunning.core.domain.zones import is_valid_zone
 from dunning.core.errors import PolicyError, Problem
+from dunning.core.policy.attributes import MAX_ATTRIBUTES, AttributeType, attribute_facts, name_problem
 from dunning.core.policy.ceiling import ceiling_cap
+from dunning.core.policy.compile_strategies import compile_strategies, step_windows
+from dunning.core.policy.compile_windows import (
+    check_step_windows,
+    compile_blackout,
+    compile_window,
+    compile_windows,
+)
 from dunning.core.policy.conditions import Condition, ConditionError, compile_condition
+from dunning.core.policy.facts import FACTS, Fact
 from dunning.core.policy.model import (
     Deadline,
     Handoff,
@@ -35,7 +44,7 @@ from dunning.core.policy.model import (
 )
 from dunning.core.policy.pacing import Advice, ceiling_advice, short_waits, uncapped_channels
 from dunning.core.policy.presets import Preset
-from dunning.core.policy.spec import DEFAULT_SLA, LadderSpec, PolicySpec
+from dunning.core.policy.spec import DEFAULT_SLA, LadderSpec, PolicySpec, SegmentSpec
 from dunning.core.policy.yamlbounds import read_bounded
 from dunning.core.policy.yamlpos import Located, load_located
 
@@ -134,6 +143,7 @@ class _Compiler:
         self.presets = presets
         self.templates = templates
         self.problems: list[Problem] = []
+        self.facts: Mapping[str, Fact] = FACTS
 
     def error(self, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(self.located.problem(path, message))
@@ -152,7 +162,7 @@ class _Compiler:
         if source is None:
             return None
         try:
-            condition = compile_condition(source)
+            condition = compile_condition(source, self.facts)
         except ConditionError as exc:
             self.error(path, str(exc))
             return None
@@ -164,9 +174,16 @@ class _Compiler:
         spec = self.spec
         chosen = [self._preset(i, name) for i, name in enumerate(spec.preset) if name != "none"]
         active = [p for p in chosen if p is not None]
+        attributes = self._attributes()
         rails = self._rails(active)
-        ladders = {name: self._ladder(name, ladder) for name, ladder in spec.ladders.items()}
-        segments = self._segments()
+        windows = compile_windows(self, spec.windows, ("windows",), rails)
+        ladders = {name: self.ladder(name, ladder) for name, ladder in spec.ladders.items()}
+        segments = self.segments(spec.segments, ("segments",), {name: name for name in spec.ladders})
+        strategies, guard = compile_strategies(self, ladders, segments, windows, rails)
+        self._unused_ladders(
+            spec.ladders, [spec.segments, *(s.segments or [] for s in spec.strategies.values())]
+        )
+        check_step_windows(self, step_windows(ladders, segments, windows, strategies), rails)
         if spec.default_timezone and not is_valid_zone(spec.default_timezone):
             self.error(("default_timezone",), f"unknown time zone {spec.default_timezone!r}")
         self._check_reachability(rails, ladders)
@@ -189,7 +206,24 @@ class _Compiler:
             source=self.located.file,
             queue_sla={"default": DEFAULT_SLA, **spec.queue.sla},
             handoff=self._handoff(),
+            attributes=attributes,
+            windows=windows,
+            strategies=strategies,
+            guard=guard,
         )
+
+    def _attributes(self) -> dict[str, AttributeType]:
+        """The declared attributes, each a name conditions can use; they join the facts."""
+        declared = dict(self.spec.attributes)
+        if len(declared) > MAX_ATTRIBUTES:
+            self.error(("attributes",), f"at most {MAX_ATTRIBUTES} attributes")
+        for name in list(declared):
+            problem = name_problem(str(name))
+            if problem is not None:
+                self.error(("attributes", name), problem)
+                del declared[name]
+        self.facts = {**FACTS, **attribute_facts(declared)}
+        return declared
 
     def _check_promise_reminder(self) -> None:
         reminder = self.spec.responses.promise_reminder
@@ -239,10 +273,9 @@ class _Compiler:
         for i, cd in enumerate(spec.cooldowns):
             self.channel_known(("cooldowns", i, "channel"), cd.channel, allow_any=True)
             cooldowns.append(Cooldown(cd.channel, cd.period, cd.after, cd.scope, "policy"))
-        blackout = None
-        if spec.holidays:
-            blackout = HolidayBlackout(tuple(c.upper() if c != "phone" else c for c in spec.holidays))
-            self._check_holidays(blackout)
+        countries = [c for p in presets for c in p.holidays]
+        listed = isinstance(self.located.data.get("holidays"), list | str)
+        blackout = compile_blackout(self, spec.holidays, countries, listed)
         rails = Guardrails(tuple(quiet), tuple(caps), tuple(cooldowns), blackout)
         for name in self.channels:
             if len(rails.quiet_minutes(name)) >= 1440:
@@ -250,21 +283,12 @@ class _Compiler:
                 break
         return rails
 
-    def _check_holidays(self, blackout: HolidayBlackout) -> None:
-        import holidays as holidays_lib
-
-        supported = holidays_lib.list_supported_countries()
-        for i, country in enumerate(blackout.countries):
-            if country != "phone" and country not in supported:
-                path: tuple[str | int, ...] = (
-                    ("holidays", i) if len(blackout.countries) > 1 else ("holidays",)
-                )
-                self.error(path, f"no holiday calendar for country {country!r}")
-
-    def _ladder(self, name: str, spec: LadderSpec) -> Ladder:
+    def ladder(self, name: str, spec: LadderSpec, where: tuple[str | int, ...] | None = None) -> Ladder:
+        """A ladder, compiled under ``name``; ``where`` is its path in the file (``ladders.NAME``)."""
+        at = where or ("ladders", name)
         steps = []
         for i, s in enumerate(spec.steps):
-            path: tuple[str | int, ...] = ("ladders", name, "steps", i)
+            path: tuple[str | int, ...] = (*at, "steps", i)
             self.channel_known((*path, "channel"), s.channel)
             if s.variants is not None:
                 variants = tuple(
@@ -289,41 +313,44 @@ class _Compiler:
                     when=self.condition((*path, "when"), s.when),
                     repeat=s.repeat,
                     name=s.name,
+                    window=compile_window(s.window, "step") if s.window is not None else None,
                 )
             )
         if spec.then in ("repeat_last", "restart") and steps[-1].wait <= timedelta(0):
             self.error(
-                ("ladders", name, "steps", len(steps) - 1, "wait"),
+                (*at, "steps", len(steps) - 1, "wait"),
                 f"the last step must wait before the ladder {spec.then.replace('_', 's ')}",
             )
         return Ladder(name, spec.start_after, tuple(steps), spec.then)
 
-    def _segments(self) -> tuple[Segment, ...]:
+    def segments(
+        self, specs: list[SegmentSpec], where: tuple[str | int, ...], known: Mapping[str, str]
+    ) -> tuple[Segment, ...]:
+        """Segments in order; each names a ladder of ``known`` (as written -> as compiled)."""
         segments = []
-        used = set()
         open_ended = False
-        for i, s in enumerate(self.spec.segments):
-            if s.ladder not in self.spec.ladders:
-                known = ", ".join(sorted(self.spec.ladders))
-                self.error(("segments", i, "ladder"), f"unknown ladder {s.ladder!r} (known: {known})")
+        for i, s in enumerate(specs):
+            ladder = known.get(s.ladder, s.ladder)
+            if s.ladder not in known:
+                listed = ", ".join(sorted(known))
+                self.error((*where, i, "ladder"), f"unknown ladder {s.ladder!r} (known: {listed})")
             if open_ended:
-                self.warn(("segments", i), "never chosen: an earlier segment has no condition")
-            used.add(s.ladder)
-            segments.append(Segment(s.name, s.ladder, self.condition(("segments", i, "when"), s.when)))
+                self.warn((*where, i), "never chosen: an earlier segment has no condition")
+            segments.append(Segment(s.name, ladder, self.condition((*where, i, "when"), s.when)))
             open_ended = open_ended or s.when is None
         names = [s.name for s in segments]
         for i, name in enumerate(names):
             if names.index(name) != i:
-                self.error(("segments", i, "name"), f"segment {name!r} is defined twice")
+                self.error((*where, i, "name"), f"segment {name!r} is defined twice")
         if not open_ended:
-            self.warn(
-                ("segments",),
-                "every segment has a condition: cases matching none are never contacted",
-            )
-        for name in self.spec.ladders:
+            self.warn(where, "every segment has a condition: cases matching none are never contacted")
+        return tuple(segments)
+
+    def _unused_ladders(self, ladders: Mapping[str, Any], users: list[list[SegmentSpec]]) -> None:
+        used = {s.ladder for segments in users for s in segments}
+        for name in ladders:
             if name not in used:
                 self.warn(("ladders", name), "no segment uses this ladder")
-        return tuple(segments)
 
     def _check_reachability(self, rails: Guardrails, ladders: Mapping[str, Ladder]) -> None:
         for ladder in ladders.values():

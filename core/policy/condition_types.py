@@ -20,10 +20,10 @@ from dunning.core.policy.facts import Fact, FactType
 
 __all__ = ["Kind", "Shape", "TypeReport", "check_types"]
 
-Kind = Literal["number", "text", "boolean", "list", "none"]
+Kind = Literal["number", "text", "boolean", "date", "list", "none"]
 
 #: Every kind a value may have: the shape of what the checker cannot tell.
-_ALL: frozenset[Kind] = frozenset(("number", "text", "boolean", "list", "none"))
+_ALL: frozenset[Kind] = frozenset(("number", "text", "boolean", "date", "list", "none"))
 
 #: Comparison operators that order their operands.
 _ORDERING = frozenset(("gt", "gteq", "lt", "lteq"))
@@ -69,7 +69,11 @@ _FACT_SHAPES: dict[FactType, Shape] = {
     FactType.TEXT: Shape(frozenset({"text"})),
     FactType.BOOLEAN: Shape(frozenset({"boolean"})),
     FactType.TEXT_LIST: Shape(frozenset({"list"}), frozenset({"text"})),
+    FactType.DATE: Shape(frozenset({"date"})),
     FactType.NUMBER_OR_NONE: Shape(frozenset({"number", "none"})),
+    FactType.TEXT_OR_NONE: Shape(frozenset({"text", "none"})),
+    FactType.BOOLEAN_OR_NONE: Shape(frozenset({"boolean", "none"})),
+    FactType.DATE_OR_NONE: Shape(frozenset({"date", "none"})),
 }
 
 
@@ -164,8 +168,14 @@ class _Checker:
 
     def arithmetic(self, node: nodes.BinExpr, guarded: frozenset[str]) -> Shape:
         what = f"{render(node)}: arithmetic"
-        self.numeric(node.left, self.shape(node.left, guarded), what)
-        self.numeric(node.right, self.shape(node.right, guarded), what)
+        left, right = self.shape(node.left, guarded), self.shape(node.right, guarded)
+        if isinstance(node, nodes.Sub) and _dated(left) and _dated(right):
+            # One day minus another: the days between them.
+            self.present(node.left, left, f"{render(node)}: the days between two dates")
+            self.present(node.right, right, f"{render(node)}: the days between two dates")
+            return Shape(frozenset({"number"}))
+        self.numeric(node.left, left, what)
+        self.numeric(node.right, right, what)
         if isinstance(node, nodes.Div | nodes.FloorDiv | nodes.Mod) and not _uses_facts(node.right):
             divisor = self._value(node.right)
             if isinstance(divisor, int | Decimal) and not isinstance(divisor, bool) and divisor == 0:
@@ -182,6 +192,14 @@ class _Checker:
             )
         elif shape.kinds != {"number"}:
             self.report.warnings.append(f"{what} fails for a case where {render(node)} is not a number")
+
+    def present(self, node: nodes.Node, shape: Shape, what: str) -> None:
+        """Warn where a value that may be none is used as if it never were."""
+        if "none" in shape.kinds and isinstance(node, nodes.Name):
+            self.report.warnings.append(
+                f"{what} fails for a case where {node.name} is none: "
+                f"guard it with '{node.name} is not none and ...'"
+            )
 
     def compare(self, node: nodes.Compare, guarded: frozenset[str]) -> Shape:
         left_node = node.expr
@@ -261,6 +279,11 @@ class _Checker:
 
 #: Stands for a constant that failed to evaluate (already reported).
 _FAILED = object()
+
+
+def _dated(shape: Shape) -> bool:
+    """Whether a value is a date (or none): the one kind besides numbers that subtracts."""
+    return bool(shape.kinds - {"none"}) and shape.kinds <= {"date", "none"}
 
 
 def _const_shape(value: Any) -> Shape:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -42,9 +43,18 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "in": lambda a, b: a in b,
     "notin": lambda a, b: a not in b,
 }
+
+
+def _subtract(left: Any, right: Any) -> Any:
+    """``a - b``; for two dates, the whole days between them (``today - last_login``)."""
+    if isinstance(left, date) and isinstance(right, date):
+        return (left - right).days
+    return left - right
+
+
 _ARITHMETIC: dict[type[nodes.BinExpr], Callable[[Any, Any], Any]] = {
     nodes.Add: operator.add,
-    nodes.Sub: operator.sub,
+    nodes.Sub: _subtract,
     nodes.Mul: operator.mul,
     nodes.Div: operator.truediv,
     nodes.FloorDiv: operator.floordiv,

@@ -3,7 +3,8 @@
 ``explain`` steps a simulated clock from ``start`` for ``days``, calling the
 pure engine whenever the case is due or an event arrives, and records every
 contact it would make (assumed sent, no answer) and every deferral,
-suppression, stop and hold, each with the rule that caused it.
+suppression, stop and hold, each with the rule that caused it. The debtor's
+answers and payments before ``start`` teach a learned send time its hour.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dunning.core.domain.engine import Action, decide
+from dunning.core.domain.learning import response_hours
 from dunning.core.domain.model import Case, Contact, ContactStatus, Event, History, utc
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.policy.model import Policy
@@ -51,6 +53,8 @@ class ExplainedAction:
             out["ladder"] = a.ladder
         if a.cycle is not None:
             out["cycle"] = a.cycle
+        if a.strategy:
+            out["strategy"] = a.strategy
         return out
 
 
@@ -69,7 +73,8 @@ def _run(
     case: Case, policy: Policy, start: datetime, end: datetime, events: Sequence[Event]
 ) -> Iterator[ExplainedAction]:
     zone = candidate_zones(case.timezone, case.phone, policy.default_timezone)[0]
-    history = History(events=tuple(sorted(events, key=lambda e: e.at)))
+    hours = response_hours([e for e in events if e.at <= start], zone)
+    history = History(events=tuple(sorted(events, key=lambda e: e.at)), response_hours=hours)
     arrivals = sorted({e.at for e in events if e.at > start})
     seen: set[tuple[Any, ...]] = set()
     now = start

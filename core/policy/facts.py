@@ -1,6 +1,7 @@
 """The facts a segment or step condition may name, each with its declared type.
 
-The types let ``dunning policy check`` refuse a condition that could only fail
+A policy adds its own declared attributes (:mod:`~dunning.core.policy.attributes`)
+to these. The types let ``dunning policy check`` refuse a condition that could only fail
 or mislead at run time (``locale > 3``, ``tags + 1``, ``amount_due in 5``)
 before it meets a single case.
 """
@@ -21,8 +22,13 @@ class FactType(StrEnum):
     TEXT = "text"
     BOOLEAN = "boolean"
     TEXT_LIST = "list of text"
+    DATE = "date"
     #: a number, or none where it is unknown (no earlier debt, say)
     NUMBER_OR_NONE = "number or none"
+    #: the types of a lender's attributes, none where a case has no value
+    TEXT_OR_NONE = "text or none"
+    BOOLEAN_OR_NONE = "boolean or none"
+    DATE_OR_NONE = "date or none"
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ FACTS: Mapping[str, Fact] = {
     "previous_cures": Fact(FactType.NUMBER, "earlier debts of this debtor paid in full"),
     "broken_promises": Fact(FactType.NUMBER, "promises to pay this debtor did not keep"),
     "kept_promises": Fact(FactType.NUMBER, "promises to pay this debtor kept"),
+    "today": Fact(FactType.DATE, "the day it is in the debtor's zone (today - a date: days between)"),
     "days_to_pay_last": Fact(
         FactType.NUMBER_OR_NONE, "days overdue at which the last earlier debt was paid (or none)"
     ),

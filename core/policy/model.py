@@ -13,6 +13,8 @@ from typing import Any
 
 from dunning.core.channel import ChannelSpec
 from dunning.core.domain.guardrails import Guardrails
+from dunning.core.domain.windows import SendWindow
+from dunning.core.policy.attributes import AttributeType
 from dunning.core.policy.conditions import Condition
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "Responses",
     "Segment",
     "Step",
+    "Strategy",
+    "StrategyGuard",
     "TemplateLookup",
     "Variant",
 ]
@@ -52,6 +56,8 @@ class Step:
     when: Condition | None = None
     repeat: int = 0
     name: str | None = None
+    #: the step's own send window, which narrows its channel's (None: the channel's alone)
+    window: SendWindow | None = None
 
     @property
     def template(self) -> str:
@@ -119,6 +125,31 @@ DEFAULT_CATEGORIES: Mapping[str, str] = {
 
 
 @dataclass(frozen=True)
+class Strategy:
+    """One whole strategy of a champion/challenger split, with what it took from the policy.
+
+    ``contact`` is ``full`` (its ladders), ``courtesy`` (only what goes before
+    the due date) or ``none`` (a holdout: no contact at all).
+    """
+
+    name: str
+    weight: float
+    contact: str = "full"
+    segments: tuple[Segment, ...] = ()
+    windows: Mapping[str, SendWindow] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StrategyGuard:
+    """When a challenger stops taking new debtors: rates above the champion's by these margins."""
+
+    opt_out_margin: float = 0.02
+    complaint_margin: float = 0.01
+    #: contacted debtors each side needs before the guard judges
+    min_contacts: int = 200
+
+
+@dataclass(frozen=True)
 class Deadline:
     """The repayment deadline a reminder names: ``after`` a starting day (today, due date, import)."""
 
@@ -175,6 +206,13 @@ class Policy:
     handoff: Handoff = field(default_factory=Handoff)
     #: the policy file as written (the console shows it)
     text: str = ""
+    #: the lender's own attributes a case may carry, by name
+    attributes: Mapping[str, AttributeType] = field(default_factory=dict)
+    #: per channel, when it may send (a step's window narrows its channel's)
+    windows: Mapping[str, SendWindow] = field(default_factory=dict)
+    #: whole strategies debtors are split between; the first is the champion (none: no split)
+    strategies: tuple[Strategy, ...] = ()
+    guard: StrategyGuard | None = None
 
     def with_channels(self, available: Mapping[str, ChannelSpec]) -> Policy:
         """The same policy, limited to the channels that are configured."""
@@ -187,6 +225,14 @@ class Policy:
     def sla_for(self, reason: str) -> timedelta:
         """How long a case held for ``reason`` may wait for a person."""
         return self.queue_sla.get(reason) or self.queue_sla.get("default") or timedelta(days=1)
+
+    @property
+    def champion(self) -> Strategy | None:
+        return self.strategies[0] if self.strategies else None
+
+    def strategy(self, name: str | None) -> Strategy | None:
+        """The strategy of that name, if the policy still has it."""
+        return next((s for s in self.strategies if s.name == name), None)
 
     def step(self, ladder: str, index: int) -> Step | None:
         found = self.ladders.get(ladder)

@@ -1,6 +1,6 @@
 """Guardrail presets: the law's limits, packaged and named.
 
-A preset bundles quiet hours, caps and cool-downs under a name a policy can
+A preset bundles quiet hours, caps, cool-downs and holiday calendars under a name a policy can
 select (``preset: us_reg_f``). Presets are plugins: the built-in ones live in
 ``dunning.plugins.presets`` and register through ``dunning_register_presets``
 exactly as a third party's would.
@@ -25,3 +25,5 @@ class Preset:
     caps: tuple[Cap, ...] = ()
     cooldowns: tuple[Cooldown, ...] = ()
     citations: tuple[str, ...] = ()
+    #: countries whose public holidays it blacks out (a policy may add and remove days on top)
+    holidays: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ result into the engine's :class:`~dunning.core.policy.compile.Policy`.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,8 +22,10 @@ from pydantic import (
     model_validator,
 )
 
+from dunning.core.policy.attributes import AttributeType
 from dunning.core.policy.ceiling import DEFAULT_DAILY_CONTACTS, MAX_DAILY_CONTACTS
 from dunning.core.policy.durations import parse_duration
+from dunning.core.policy.spec_windows import Clock, HolidaysSpec, WindowSpec, holidays_spec
 
 __all__ = ["DEFAULT_SLA", "PolicySpec"]
 
@@ -39,27 +41,6 @@ def _duration(value: Any) -> timedelta:
     return parse_duration(value)
 
 
-def _clock(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads an unquoted 21:00 as the base-60 integer 1260.
-        hours, minutes = divmod(value, 60)
-        value = f"{hours:02d}:{minutes:02d}"
-    elif isinstance(value, str) and ":" in value:
-        head, _, tail = value.strip().partition(":")
-        if not (head.isdigit() and tail.isdigit()):
-            raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
-        hours, minutes = int(head), int(tail)
-    else:
-        raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
-    if hours == 24 and minutes == 0:
-        return time(0, 0)
-    if not (0 <= hours < 24 and 0 <= minutes < 60):
-        raise ValueError(f"{value!r} is not a time of day (use HH:MM)")
-    return time(hours, minutes)
-
-
 def _listify(value: Any) -> Any:
     if value is None:
         return []
@@ -67,7 +48,6 @@ def _listify(value: Any) -> Any:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Clock = Annotated[time, BeforeValidator(_clock)]
 
 
 class _Strict(BaseModel):
@@ -121,6 +101,8 @@ class StepSpec(_Strict):
     when: str | None = None
     repeat: int = Field(default=0, ge=0)
     name: str | None = None
+    #: when this step may send, inside its channel's window (narrowing it, never widening it)
+    window: WindowSpec | None = None
 
     @model_validator(mode="after")
     def _one_template(self) -> StepSpec:
@@ -330,6 +312,30 @@ class HandoffSpec(_Strict):
         return value
 
 
+class StrategySpec(_Strict):
+    """One whole strategy of a champion/challenger split; what it leaves out is the policy's own."""
+
+    #: its share of debtors (any positive numbers; they need not add up to 100)
+    weight: float = Field(gt=0)
+    #: ``full``: its ladders; ``courtesy``: only reminders before the due date; ``none``: no contact
+    contact: Literal["full", "courtesy", "none"] = "full"
+    description: str | None = None
+    segments: list[SegmentSpec] | None = Field(default=None, min_length=1)
+    ladders: dict[str, LadderSpec] | None = Field(default=None, min_length=1)
+    windows: dict[str, WindowSpec] | None = None
+
+
+class GuardSpec(_Strict):
+    """When a challenger stops taking new debtors: its rates past the champion's by a margin."""
+
+    #: share of contacted debtors who opted out, above the champion's
+    opt_out_margin: float = Field(default=0.02, ge=0, le=1)
+    #: share of contacted debtors who disputed or complained, above the champion's
+    complaint_margin: float = Field(default=0.01, ge=0, le=1)
+    #: contacted debtors each side needs before the guard judges
+    min_contacts: int = Field(default=200, ge=1)
+
+
 class PolicySpec(_Strict):
     name: str
     description: str | None = None
@@ -343,7 +349,15 @@ class PolicySpec(_Strict):
     quiet_hours: Annotated[list[QuietSpec], BeforeValidator(_listify)] = Field(default_factory=list)
     caps: list[CapSpec] = Field(default_factory=list)
     cooldowns: list[CooldownSpec] = Field(default_factory=list)
-    holidays: Annotated[list[str], BeforeValidator(_listify)] = Field(default_factory=list)
+    holidays: Annotated[HolidaysSpec, BeforeValidator(holidays_spec)] = Field(default_factory=HolidaysSpec)
+    #: the lender's own columns, by name and type, for conditions, priority and templates
+    attributes: dict[str, AttributeType] = Field(default_factory=dict)
+    #: per channel, when it may send (local time, inside the quiet hours)
+    windows: dict[str, WindowSpec] = Field(default_factory=dict)
+    #: whole strategies debtors are split between by weight (the first is the champion)
+    strategies: dict[str, StrategySpec] = Field(default_factory=dict)
+    #: when a challenger stops taking new debtors (needs strategies)
+    guard: GuardSpec | None = None
     segments: list[SegmentSpec] = Field(min_length=1)
     ladders: dict[str, LadderSpec] = Field(min_length=1)
     responses: ResponsesSpec = Field(default_factory=ResponsesSpec)

@@ -80,7 +80,16 @@ def take_joined(
             continue
         case = loaded[0]
         history = store.histories(conn, [case], rt.settling)[case_id]
-        verdict = recheck(case, history, rt.policy, channel=channel, intent_id=intent_id, now=now)
+        verdict = recheck(
+            case,
+            history,
+            rt.policy,
+            channel=channel,
+            intent_id=intent_id,
+            now=now,
+            ladder=intent.ladder,
+            step=intent.step,
+        )
         if verdict is None:
             ready.append(Joined(intent, case, history))
         else:

@@ -132,7 +132,16 @@ def _take(
             return Delivery(Outcome.CANCELLED, reason)
         case, _status = loaded
         history = store.histories(conn, [case], rt.settling)[case.case_id]
-        verdict = recheck(case, history, rt.policy, channel=intent.channel, intent_id=intent_id, now=now)
+        verdict = recheck(
+            case,
+            history,
+            rt.policy,
+            channel=intent.channel,
+            intent_id=intent_id,
+            now=now,
+            ladder=intent.ladder,
+            step=intent.step,
+        )
         if verdict is not None:
             combined.release(rt, conn, joined, now)
             return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)
@@ -270,6 +279,7 @@ def _message(
         contact=rt.policy.contact,
         default_timezone=rt.policy.default_timezone,
         loans=loans,
+        attributes=rt.policy.attributes,
     )
     cls = rt.registry.channels.get(intent.channel)
     parts = cls.template_parts if cls is not None else ("body",)

@@ -22,6 +22,7 @@ from dunning.core.errors import ConfigError
 from dunning.core.plugins import Registry, hook_chooser, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
+from dunning.core.runtime.learning import PortfolioLearning
 from dunning.core.runtime.metrics import Metrics
 from dunning.core.runtime.outage import Outages
 from dunning.core.runtime.ratelimit import Limiters, parse_limits
@@ -62,6 +63,8 @@ class Runtime:
     outages: Outages = field(default_factory=Outages)
     #: What this process counts and times as it works (``/metrics``, ``--metrics-port``).
     metrics: Metrics = field(default_factory=Metrics)
+    #: What the scheduler learned across the portfolio (closed challengers, segments' hours).
+    learning: PortfolioLearning = field(default_factory=PortfolioLearning)
 
     def now(self) -> datetime:
         return self.clock()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -73,12 +73,16 @@ def tick(rt: Runtime, now: datetime | None = None, *, limit: int | None = None) 
     batch = rt.settings.tick_batch
     partitions = (max(1, rt.settings.scheduler_partitions), rt.settings.scheduler_partition)
     after: tuple[datetime, str] | None = None
+    learned = rt.learning.current(rt, now)
     while limit is None or report.cases < limit:
         with rt.store.read() as conn:
             page = rt.store.due_cases(conn, now, batch, partitions, after)
-            histories = rt.store.histories(conn, [due.case for due in page], rt.settling)
+            found = rt.store.histories(
+                conn, [due.case for due in page], rt.settling, rt.policy.default_timezone
+            )
         if not page:
             break
+        histories = {case_id: replace(history, learned=learned) for case_id, history in found.items()}
         after = (page[-1].next_check_at, page[-1].case.case_id)
         _decide_batch(rt, page, histories, now, report)
         if len(page) < batch:
@@ -149,6 +153,7 @@ def _write_decisions(
         store.recovered(conn, sorted(parked & written), now)
         holds = [(c.case_id, hold_reason(d)) for c, d in fresh]
         store.sync_holds(conn, holds, now, rt.policy.sla_for)
+        store.record_strategies(conn, _assigned(fresh), now)
         planned = store.plan_intents(conn, [row for case, d in fresh for row in _intent_rows(case, d, now)])
         store.add_audit(conn, [row for _case, d in fresh for row in _audit_rows(d)])
         promises = [(c.case_id, c.debtor_id, _promise_until(d)) for c, d in fresh if d.status != "paid"]
@@ -199,7 +204,7 @@ def _decide_in_order(
         history = histories[case.case_id]
         extra = planned.get(case.debtor_id)
         if extra:
-            history = History(history.events, (*history.contacts, *extra))
+            history = replace(history, contacts=(*history.contacts, *extra))
         try:
             decision = decide(case, history, rt.policy, now)
         except Exception as exc:
@@ -263,6 +268,15 @@ def _pending_contact(case: Case, action: Any, now: datetime) -> Contact:
     )
 
 
+def _assigned(decided: Sequence[tuple[Case, Decision]]) -> dict[str, str]:
+    """Debtors whose strategy the engine assigned (or changed, the recorded one being gone)."""
+    return {
+        case.debtor_id: decision.strategy
+        for case, decision in decided
+        if decision.strategy is not None and decision.strategy != case.strategy
+    }
+
+
 def _promise_until(decision: Decision) -> datetime | None:
     """When the promise the engine holds the case for runs out (None: no promise hold)."""
     return next((a.until for a in decision.actions if a.kind == "hold" and a.rule == "promise"), None)
@@ -302,6 +316,7 @@ def _intent_rows(case: Case, decision: Decision, now: datetime) -> list[dict[str
             "template": a.template,
             "variant": a.variant,
             "message_id": a.message_id or a.intent_id,
+            "strategy": a.strategy,
             "state": IntentState.PLANNED,
             "planned_at": now,
             "not_before": now,
@@ -324,6 +339,8 @@ def _audit_rows(decision: Decision) -> list[dict[str, Any]]:
             detail["template"] = a.template
         if a.variant:
             detail["variant"] = a.variant
+        if a.strategy:
+            detail["strategy"] = a.strategy
         rows.append(
             {
                 "at": a.at,

@@ -15,7 +15,15 @@ from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import cases, debtors
 
-__all__ = ["CasesMixin", "DueCase", "UpsertResult", "case_from_row", "case_values", "partition_of"]
+__all__ = [
+    "CasesMixin",
+    "DueCase",
+    "UpsertResult",
+    "case_from_row",
+    "case_values",
+    "merged_attributes",
+    "partition_of",
+]
 
 #: Scheduler partitions are taken modulo this many hash slots.
 SLOTS = 4096
@@ -24,6 +32,8 @@ LIVE = ("open", "held", "stopped")
 #: Rows per statement when upserting or loading many cases.
 CHUNK = 500
 _PROFILE = ("previous_cures", "broken_promises", "kept_promises", "days_to_pay_last")
+#: What a case is loaded with from its debtor's row: the profile and the strategy.
+_DEBTOR_COLUMNS = (*[debtors.c[k] for k in _PROFILE], debtors.c.strategy)
 
 
 def partition_of(debtor_id: str) -> int:
@@ -47,7 +57,7 @@ class UpsertResult:
 
 
 def case_values(case: Case) -> dict[str, Any]:
-    """The columns of a cases row that come from the case itself."""
+    """The columns of a cases row that come from the case itself (its attributes are merged apart)."""
     return {
         "debtor_id": case.debtor_id,
         "partition": partition_of(case.debtor_id),
@@ -67,7 +77,14 @@ def case_values(case: Case) -> dict[str, Any]:
     }
 
 
+def merged_attributes(stored: Mapping[str, Any] | None, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored attributes with those a row carries replaced (a row's none clears one)."""
+    merged = {**(stored or {}), **given}
+    return {name: value for name, value in merged.items() if value is not None}
+
+
 def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) -> Case:
+    """A case from its row; the debtor's strategy comes along when the query joined it."""
     m = row._mapping
     return Case(
         case_id=m["case_id"],
@@ -88,6 +105,8 @@ def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) ->
         profile=profile or {},
         amount_as_of=m["amount_as_of"],
         deadline=m["deadline"],
+        attributes=dict(m["attributes"] or {}),
+        strategy=m.get("strategy"),
     )
 
 
@@ -131,7 +150,7 @@ class CasesMixin(StoreBase):
         known = {
             row.case_id: row
             for row in conn.execute(
-                select(cases.c.case_id, cases.c.amount_due, cases.c.status).where(
+                select(cases.c.case_id, cases.c.amount_due, cases.c.status, cases.c.attributes).where(
                     cases.c.case_id.in_(list(latest))
                 )
             )
@@ -144,6 +163,7 @@ class CasesMixin(StoreBase):
                     {
                         "case_id": c.case_id,
                         **case_values(c),
+                        "attributes": merged_attributes(None, c.attributes),
                         "amount_due": c.amount_due,
                         "original_amount": c.amount_due,
                         "amount_as_of": now,
@@ -158,6 +178,8 @@ class CasesMixin(StoreBase):
         for case_id, row in known.items():
             case = latest[case_id]
             values = {**case_values(case), "updated_at": now}
+            if case.attributes:
+                values["attributes"] = merged_attributes(row.attributes, case.attributes)
             if case.amount_due != row.amount_due:
                 values.update(amount_due=case.amount_due, amount_as_of=now)
                 if row.status == "paid" and case.amount_due > 0:
@@ -197,7 +219,7 @@ class CasesMixin(StoreBase):
         out: dict[str, tuple[Case, str]] = {}
         for start in range(0, len(ids), CHUNK):
             query = (
-                select(cases, *[debtors.c[k] for k in _PROFILE])
+                select(cases, *_DEBTOR_COLUMNS)
                 .select_from(cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id))
                 .where(cases.c.case_id.in_(ids[start : start + CHUNK]))
             )
@@ -215,7 +237,7 @@ class CasesMixin(StoreBase):
         after: tuple[datetime, str] | None = None,
     ) -> list[DueCase]:
         """The next page of due cases, loaded whole (one query), oldest check first."""
-        query = select(cases, *[debtors.c[k] for k in _PROFILE]).select_from(
+        query = select(cases, *_DEBTOR_COLUMNS).select_from(
             cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id)
         )
         query = _due(query, now, partitions, after).limit(limit)
@@ -310,6 +332,17 @@ class CasesMixin(StoreBase):
                 if updated_at == stamp[case_id]:
                     written.add(case_id)
         return written
+
+    def record_strategies(self, conn: Connection, assigned: Mapping[str, str], now: datetime) -> None:
+        """Record each debtor's strategy (debtor id -> name); a debtor keeps it from then on."""
+        if not assigned:
+            return
+        conn.execute(
+            update(debtors)
+            .where(debtors.c.debtor_id == bindparam("b_debtor_id"))
+            .values(strategy=bindparam("b_strategy"), updated_at=now),
+            [{"b_debtor_id": debtor, "b_strategy": name} for debtor, name in sorted(assigned.items())],
+        )
 
     def wake_case(self, conn: Connection, case_id: str, at: datetime) -> None:
         """Have the scheduler look at a live case again at ``at`` (or sooner).

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from dunning.core.domain.learning import response_hours
 from dunning.core.domain.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
+from dunning.core.domain.zones import candidate_zones
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import events, intents
 
@@ -102,9 +104,17 @@ class HistoryMixin(StoreBase):
     """Histories for many cases at once: two queries per chunk of debtors."""
 
     def histories(
-        self, conn: Connection, batch: Sequence[Case], settling: Collection[str] = ()
+        self,
+        conn: Connection,
+        batch: Sequence[Case],
+        settling: Collection[str] = (),
+        default_timezone: str | None = None,
     ) -> dict[str, History]:
-        """Each case's history; ``settling`` names the channels whose ambiguous sends can be settled."""
+        """Each case's history; ``settling`` names the channels whose ambiguous sends can be settled.
+
+        Each history counts the hours (in the case's first zone, else
+        ``default_timezone``) at which the debtor answered or paid, on any loan.
+        """
         by_debtor: dict[str, list[Case]] = defaultdict(list)
         for case in batch:
             by_debtor[case.debtor_id].append(case)
@@ -128,7 +138,9 @@ class HistoryMixin(StoreBase):
                     e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE
                 ]
                 others = [e for address in addresses_of(case) for e in shared.get(address, ())]
-                out[case.case_id] = History(tuple(mine + others), contacts)
+                zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
+                hours = response_hours(debtor_events[debtor_id], zone)
+                out[case.case_id] = History(tuple(mine + others), contacts, hours)
         return out
 
     def _shared_rights(

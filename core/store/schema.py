@@ -120,6 +120,8 @@ debtors = Table(
     Column("kept_promises", Integer, nullable=False, default=0),
     Column("days_to_pay_last", Integer),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: the strategy of a champion/challenger split the debtor was assigned to, kept for good
+    Column("strategy", String(64)),
 )
 
 #: Each debtor's contact points (numbers, push tokens, addresses) as their cases name them: a
@@ -183,6 +185,8 @@ cases = Table(
     Column("held_since", UTCDateTime),
     #: how a person closed the case for good (status ``closed``): paid, settled, written_off, ...
     Column("outcome", String(32)),
+    #: the lender's own attributes the policy declares, by name (numbers as exact text, dates ISO)
+    Column("attributes", JSON),
     Index("ix_cases_due", "next_check_at", "case_id"),
 )
 
@@ -254,6 +258,8 @@ intents = Table(
     Column("segments", Integer),
     Column("completed_at", UTCDateTime),
     Column("updated_at", UTCDateTime, nullable=False),
+    #: the debtor's strategy when the policy splits debtors between strategies (reports group by it)
+    Column("strategy", String(64)),
     Index("ix_intents_state", "state", "not_before"),
     Index("ix_intents_provider", "provider_id"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dunning.core.store.cases import CasesMixin
 from dunning.core.store.events import EventsMixin
 from dunning.core.store.history import HistoryMixin
+from dunning.core.store.learning import LearningMixin
 from dunning.core.store.people import PeopleMixin
 from dunning.core.store.portfolio import PortfolioMixin
 from dunning.core.store.quarantine import QuarantineMixin
@@ -13,7 +14,16 @@ from dunning.core.store.users import UsersMixin
 __all__ = ["Store", "open_store"]
 
 
-class Store(EventsMixin, CasesMixin, HistoryMixin, QuarantineMixin, PeopleMixin, UsersMixin, PortfolioMixin):
+class Store(
+    EventsMixin,
+    CasesMixin,
+    HistoryMixin,
+    QuarantineMixin,
+    PeopleMixin,
+    UsersMixin,
+    PortfolioMixin,
+    LearningMixin,
+):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
 
 
