@@ -37,9 +37,13 @@ import csv
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,6 +57,7 @@ from dunning.core.reporting.stats import Z95, mean_difference, newcombe_differen
 from dunning.core.store import Store, open_store
 from dunning.testing.factories import make_case
 
+ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
@@ -473,3 +478,56 @@ def test_given_a_report_then_csv_spreads_money_per_currency_and_writes_rolls_and
     holdout = {row["arm"]: row for row in csv.DictReader(io.StringIO(render_csv(r, "holdout")))}
     assert holdout["(contacted)"]["vs_holdout_recovery_per_case_CNY_difference"] == "180.0000"
     assert holdout["holdout"]["paid"] == "1"
+
+
+# ---------------------------------------------------------------- the command and its plots
+
+
+def dunning(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    exe = str(Path(sys.executable).with_name("dunning"))
+    return subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_given_a_store_when_dunning_report_runs_then_money_tables_csv_json_and_plots_come_out(tmp_path):
+    pytest.importorskip("matplotlib")
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    opened = open_store(url)
+    add_strategy_columns(opened)
+    build_portfolio(opened)
+    assign_strategies(opened, STRATEGIES)
+    opened.dispose()
+    env = {**os.environ, "DUNNING_DATABASE_URL": url, "DUNNING_COST_CURRENCY": "USD"}
+    env.update({"DUNNING_COST_SMS": "0.05", "DUNNING_COST_PUSH": "0.01", "DUNNING_COST_VOICE": "0.10"})
+    env.pop("DUNNING_POLICY", None)
+    plots = tmp_path / "plots"
+    shown = dunning(env, "report", "--by", "strategy", "--as-of", "2027-01-01", "--plots", str(plots))
+    assert shown.returncode == 0, shown.stderr
+    assert "recovered in CNY" in shown.stdout and "9375.00" in shown.stdout  # champion's CNY per 1 USD
+    assert "roll rates over 30 d" in shown.stdout and "against the 'holdout' holdout" in shown.stdout
+    for name in ("recovery_curve_CNY.png", "recovery_curve_USD.png", "roll_rates.png"):
+        assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A policy without grace: its promises run out at the end of the promised day.
+    policy = tmp_path / "policy.yaml"
+    example = (ROOT / "examples" / "policy.yaml").read_text(encoding="utf-8")
+    policy.write_text(example.replace("promise_grace: 1d", "promise_grace: 0"), encoding="utf-8")
+    as_json = dunning(env, "report", "--by", "strategy", "--format", "json", "--as-of", "2027-01-01",
+                      "--policy", str(policy), "--curve-days", "2,10")  # fmt: skip
+    assert as_json.returncode == 0, as_json.stderr
+    document = json.loads(as_json.stdout)
+    assert document["promise_grace"] == "0"
+    assert (document["total"]["promises"], document["total"]["promises_kept"]) == (5, 2)
+    assert document["total"]["recovery"]["USD"]["curve"] == {"2": "0.0000", "10": "100.0000"}
+    rolls = dunning(env, "report", "--format", "csv", "--table", "rolls", "--as-of", "2027-01-01",
+                    "--period", "7d", "--buckets", "5,40")  # fmt: skip
+    assert rolls.returncode == 0, rolls.stderr
+    row = next(row for row in csv.DictReader(io.StringIO(rolls.stdout)) if row["segment"] == "(all)")
+    # On 25 December the four cases still unpaid were 24 days overdue (6-40); on 1 January 31: they stayed.
+    assert (row["bucket"], row["cases"], row["paid"], row["stayed"], row["rolled"]) == (
+        "6-40",
+        "4",
+        "0",
+        "4",
+        "0",
+    )
+    bad = dunning(env, "report", "--buckets", "60,30")
+    assert bad.returncode != 0 and "ascending" in bad.stderr
