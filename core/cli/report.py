@@ -138,7 +138,7 @@ def promise_terms(app: App, grace: str | None, policy: str | None) -> dict[str, 
 @click.option(
     "--promise-grace",
     metavar="DURATION",
-    help="A promise is kept when paid in full by the end of its day plus this (default: the policy's, else 1d).",
+    help="A promise is kept when paid in full by the end of its day plus this (default: the policy's; 1d).",
 )
 @click.option(
     "--policy",

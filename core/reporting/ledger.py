@@ -43,7 +43,7 @@ class CaseMoney:
         return sum((amount for at, amount in self.payments if since <= at <= until), Decimal(0))
 
     def recovered(self, as_of: datetime) -> Decimal:
-        """What the reminders recovered: paid from the first reminder up to ``as_of`` (0 if never reminded)."""
+        """What the reminders recovered: paid from the first reminder to ``as_of`` (0 if never reminded)."""
         return Decimal(0) if self.first_at is None else self.paid_between(self.first_at, as_of)
 
     def recovered_by_day(self, day: int, as_of: datetime) -> Decimal:

@@ -145,8 +145,9 @@ def promise_table(report: Report, title: str) -> Table:
     o = report.options
     strategies = "strategy" in report.columns
     against = ", and cure rates against the champion" if strategies else ""
+    grace = format_duration(o.promise_grace)
     table = _table(
-        f"{title}: promises kept (paid in full by the promised day + {format_duration(o.promise_grace)}){against}",
+        f"{title}: promises kept (paid in full by the promised day + {grace}){against}",
         report.columns,
         (
             "promises",

@@ -1,4 +1,4 @@
-"""Roll rates: how many cases in an overdue bucket at the start of a period were still unpaid, one bucket on, at its end.
+"""Roll rates: of the cases in an overdue bucket as a period starts, how many end it unpaid a bucket on.
 
 Buckets are ranges of days overdue (``--buckets 30,60,90``: 1–30, 31–60,
 61–90 and 91+). A case enters the table when it was in the store, unpaid and

@@ -48,7 +48,7 @@ __all__ = [
     "portfolio_counts",
 ]
 
-#: Group columns in display order; each is a column of the intents table (``strategy`` where the store has it).
+#: Group columns in display order; each is a column of intents (``strategy`` where the store has it).
 GROUP_COLUMNS = ("strategy", "segment", "ladder", "step", "channel", "variant", "template")
 #: Intent states that mean the reminder (may have) reached the debtor: sent, and billed.
 SENT_STATES = (IntentState.SENT, IntentState.DELIVERED, IntentState.UNKNOWN)

@@ -52,7 +52,7 @@ def roll_counts(
     end: datetime,
     bounds: Sequence[int],
 ) -> list[Row[Any]]:
-    """(group..., start_bucket, end_bucket, n): cases overdue and unpaid at ``start``, by where they were at ``end``.
+    """(group..., start_bucket, end_bucket, n): cases overdue and unpaid at ``start``, by where they ended.
 
     ``by`` may name ``segment`` (the case's) and ``strategy``; ``end_bucket`` is
     :data:`PAID` for a case paid in full by ``end``.
