@@ -245,6 +245,15 @@ def test_given_two_variants_when_reported_by_variant_then_each_has_a_wilson_inte
     assert a.versus is None  # the first variant is the baseline
     assert b.versus is not None and b.versus.baseline == "a" and b.versus.difference == 0.0
     assert b.versus.low < 0 < b.versus.high and not b.versus.significant
+    # Recovery per case (every loan owes CNY 3200): a's two paid in full, b's C-4 paid nothing.
+    money = b.comparisons["variant"].recovery["CNY"]
+    assert (money.mean, money.baseline_mean, money.difference) == (
+        Decimal(1600),
+        Decimal(3200),
+        Decimal(-1600),
+    )
+    # a never varies; b's resampled mean is 0, 1600 or 3200 (a quarter, half, a quarter of the time).
+    assert (money.low, money.high) == (Decimal(-3200), Decimal(0)) and not money.significant
     # Steps without variants are reported, but not compared.
     assert r.row(ladder="firm", step=0, variant=None, template="voice_notice").versus is None
 

@@ -2,6 +2,8 @@
 
 Money leaves as Decimal text (``"0.1733"``), never a float; rates are
 fractions rounded to six places in CSV and JSON, percentages in tables.
+JSON holds everything; CSV is one table at a time — the groups (the default),
+the roll rates or the holdout comparison.
 """
 
 from __future__ import annotations
@@ -17,14 +19,32 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from dunning.core.policy.durations import format_duration
+from dunning.core.reporting.money_records import (
+    comparison_record,
+    flatten,
+    holdout_record,
+    promise_record,
+    recovery_record,
+    rolls_document,
+)
 from dunning.core.reporting.reports import MONEY_PLACES, GroupRow, Report
 
-__all__ = ["comparison_table", "render_csv", "render_json", "report_records", "report_tables"]
+__all__ = [
+    "CSV_TABLES",
+    "comparison_table",
+    "render_csv",
+    "render_json",
+    "report_records",
+    "report_tables",
+]
 
 #: What a group column shows when the group has no value (no segment, not an A/B step).
 NONE = "—"
 #: The group label of the total row in CSV and JSON.
 ALL = "(all)"
+#: The tables ``--format csv`` can write, one at a time.
+CSV_TABLES = ("groups", "rolls", "holdout")
 
 
 def _round(value: float | None) -> float | None:
@@ -39,9 +59,13 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(MONEY_PLACES))
 
 
+def _comparison(row: GroupRow, dimension: str) -> dict[str, Any] | None:
+    compared = row.comparisons.get(dimension)
+    return None if compared is None else comparison_record(compared.cure, compared.recovery)
+
+
 def _record(report: Report, row: GroupRow, key: Mapping[str, Any]) -> dict[str, Any]:
     interval = row.cure_interval
-    versus = row.versus
     return {
         **key,
         "intents": row.intents,
@@ -53,14 +77,9 @@ def _record(report: Report, row: GroupRow, key: Mapping[str, Any]) -> dict[str, 
         "cured": row.cured,
         "cure_rate": _round(row.cure_rate),
         "cure_rate_ci95": None if interval is None else [_round(interval[0]), _round(interval[1])],
-        "vs_baseline": None
-        if versus is None
-        else {
-            "baseline": versus.baseline,
-            "difference": _round(versus.difference),
-            "ci95": [_round(versus.low), _round(versus.high)],
-            "significant": versus.significant,
-        },
+        "vs_baseline": _comparison(row, "variant"),
+        "vs_champion": _comparison(row, "strategy"),
+        "baseline_for": sorted(row.baseline_for),
         "median_days_to_pay": _days(row.median_time_to_pay),
         "contacts_per_cure": _round(row.contacts_per_cure),
         "cost": _money(row.cost),
@@ -74,6 +93,8 @@ def _record(report: Report, row: GroupRow, key: Mapping[str, Any]) -> dict[str, 
         "suppressed": row.suppressions,
         "deferred_by_rule": dict(sorted(row.deferred.items())),
         "suppressed_by_rule": dict(sorted(row.suppressed.items())),
+        **promise_record(row),
+        "recovery": recovery_record(row.recovery, report.options),
     }
 
 
@@ -86,6 +107,7 @@ def report_records(report: Report) -> list[dict[str, Any]]:
 
 def render_json(report: Report) -> str:
     o = report.options
+    records = report_records(report)
     document = {
         "by": list(o.by),
         "cure_days": o.cure_days,
@@ -93,35 +115,77 @@ def render_json(report: Report) -> str:
         "currency": o.currency,
         "unit_costs": {k: str(v.amount) for k, v in sorted(o.prices.items())},
         "cost_units": {k: v.unit for k, v in sorted(o.prices.items())},
+        "as_of": None if report.as_of is None else report.as_of.isoformat(),
+        "curve_days": list(o.curve_days),
+        "promise_grace": format_duration(o.promise_grace),
+        "promise_days": o.promise_days,
+        "seed": o.seed,
+        "currencies": report.currencies,
         "portfolio": {"cases": report.portfolio, "paid": report.paid},
-        "rows": report_records(report)[:-1],
-        "total": report_records(report)[-1],
+        "rows": records[:-1],
+        "total": records[-1],
+        "roll_rates": None if report.rolls is None else rolls_document(report.rolls, ALL),
+        "holdout": _holdout_document(report),
     }
     return json.dumps(document, ensure_ascii=False, indent=2)
 
 
-def render_csv(report: Report) -> str:
-    """The records as CSV; rule counts as ``rule=n; ...``, intervals as low and high columns."""
+def _holdout_document(report: Report) -> dict[str, Any] | None:
+    h = report.holdout
+    if h is None:
+        return None
+    return {
+        "strategy": h.name,
+        "holdout": holdout_record(h.holdout),
+        "arms": [holdout_record(arm) for arm in h.arms],
+    }
+
+
+def _csv_records(report: Report, table: str) -> list[dict[str, Any]]:
+    if table == "rolls":
+        if report.rolls is None:
+            return []
+        document = rolls_document(report.rolls, ALL)
+        return [*document["rows"], *document["total"]]
+    if table == "holdout":
+        h = report.holdout
+        return [] if h is None else [holdout_record(arm) for arm in (*h.arms, h.holdout)]
+    if table != "groups":
+        raise ValueError(f"unknown table {table!r} (known: {', '.join(CSV_TABLES)})")
+    return report_records(report)
+
+
+def _csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One record as CSV cells; rule counts as ``rule=n; ...``, intervals as low and high columns."""
+    flat: dict[str, Any] = {}
+    for name, value in record.items():
+        if name == "cure_rate_ci95":
+            flat["cure_ci95_low"], flat["cure_ci95_high"] = value or ("", "")
+        elif name == "vs_baseline":
+            v = value or {}
+            flat["vs_baseline"] = v.get("baseline", "")
+            flat["difference"] = v.get("difference", "")
+            flat["difference_ci95_low"], flat["difference_ci95_high"] = v.get("ci95", ("", ""))
+            flat.update(flatten({"vs_baseline_recovery_per_case": v.get("recovery_per_case", {})}))
+        elif name.endswith("_by_rule"):
+            flat[name] = "; ".join(f"{rule}={n}" for rule, n in value.items())
+        elif name == "baseline_for":
+            flat[name] = "; ".join(value)
+        else:
+            flat.update(flatten({name: value}))
+    return flat
+
+
+def render_csv(report: Report, table: str = "groups") -> str:
+    """One of :data:`CSV_TABLES` as CSV; a column some rows lack (another currency) is empty there."""
+    rows = [_csv_row(record) for record in _csv_records(report, table)]
+    columns: dict[str, None] = {}
+    for row in rows[-1:] + rows:  # the total first: it has every currency
+        columns.update(dict.fromkeys(row))
     out = io.StringIO()
-    writer: Any = None
-    for record in report_records(report):
-        flat: dict[str, Any] = {}
-        for name, value in record.items():
-            if name == "cure_rate_ci95":
-                flat["cure_ci95_low"], flat["cure_ci95_high"] = value or ("", "")
-            elif name == "vs_baseline":
-                v = value or {}
-                flat["vs_baseline"] = v.get("baseline", "")
-                flat["difference"] = v.get("difference", "")
-                flat["difference_ci95_low"], flat["difference_ci95_high"] = v.get("ci95", ("", ""))
-            elif isinstance(value, dict):
-                flat[name] = "; ".join(f"{rule}={n}" for rule, n in value.items())
-            else:
-                flat[name] = "" if value is None else value
-        if writer is None:
-            writer = csv.DictWriter(out, fieldnames=list(flat), lineterminator="\n")
-            writer.writeheader()
-        writer.writerow(flat)
+    writer = csv.DictWriter(out, fieldnames=list(columns), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
     return out.getvalue()
 
 
@@ -220,7 +284,7 @@ def _table(title: str, keys: tuple[str, ...], figures: tuple[str, ...]) -> Table
 def _versus(row: GroupRow) -> str:
     v = row.versus
     if v is None:
-        return "baseline" if row.cure_interval is not None else NONE
+        return "baseline" if "variant" in row.baseline_for else NONE
     mark = " *" if v.significant else ""
     return f"{v.difference * 100:+.1f} pp [{v.low * 100:+.1f}, {v.high * 100:+.1f}]{mark}"
 

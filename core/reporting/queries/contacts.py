@@ -1,10 +1,9 @@
-"""The report's queries: SQLAlchemy Core, the same on SQLite and PostgreSQL.
+"""Reach, cures, cost and guardrails: the report's first queries, per group of reminders.
 
-Each query returns rows keyed by the report's group columns (``segment``,
-``ladder``, ``step``, ``channel``, ``variant``, ``template``); with no group
-columns it returns the one row of the whole store. :mod:`dunning.core.reporting.reports`
-assembles them. Date arithmetic is the one thing the dialects spell
-differently; :class:`plus_days` hides it.
+Each query returns rows keyed by the report's group columns (``strategy``,
+``segment``, ``ladder``, ``step``, ``channel``, ``variant``, ``template``);
+with no group columns it returns the one row of the whole store.
+:mod:`dunning.core.reporting.reports` assembles them.
 """
 
 from __future__ import annotations
@@ -25,12 +24,11 @@ from sqlalchemy import (
     literal,
     select,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from dunning.core.domain.model import EventKind, IntentState
-from dunning.core.store.schema import UTCDateTime, audit, cases, debtors, events, intents
+from dunning.core.reporting.queries.columns import StoreColumns
+from dunning.core.reporting.queries.dialect import plus_days
+from dunning.core.store.schema import audit, cases, debtors, events, intents
 
 __all__ = [
     "GROUP_COLUMNS",
@@ -43,50 +41,26 @@ __all__ = [
     "cost_counts",
     "cure_times",
     "cured_cases",
+    "exposure",
     "intent_counts",
+    "paid_cases",
     "paid_times",
-    "plus_days",
     "portfolio_counts",
 ]
 
-#: Group columns in display order; each is a column of the intents table.
-GROUP_COLUMNS = ("segment", "ladder", "step", "channel", "variant", "template")
+#: Group columns in display order; each is a column of intents (``strategy`` where the store has it).
+GROUP_COLUMNS = ("strategy", "segment", "ladder", "step", "channel", "variant", "template")
 #: Intent states that mean the reminder (may have) reached the debtor: sent, and billed.
 SENT_STATES = (IntentState.SENT, IntentState.DELIVERED, IntentState.UNKNOWN)
 #: Events that count as the debtor responding to a reminder.
 RESPONSE_KINDS = (EventKind.REPLY, EventKind.ACK, EventKind.PROMISE)
 
 
-class plus_days(FunctionElement[Any]):
-    """``moment + N days`` for a stored UTC time, in each dialect's own spelling."""
-
-    type = UTCDateTime()
-    inherit_cache = False
-
-    def __init__(self, moment: ColumnElement[Any], days: int) -> None:
-        self.days = int(days)
-        super().__init__(moment)
-
-
-@compiles(plus_days)
-def _plus_days_postgresql(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
-    moment = compiler.process(next(iter(element.clauses)), **kw)
-    return f"({moment} + INTERVAL '{element.days} days')"
-
-
-@compiles(plus_days, "sqlite")
-def _plus_days_sqlite(element: plus_days, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' text and strftime gives milliseconds:
-    # the trailing 999 makes a time exactly on the boundary compare as inside it.
-    moment = compiler.process(next(iter(element.clauses)), **kw)
-    return f"(strftime('%Y-%m-%d %H:%M:%f', {moment}, '+{element.days} days') || '999')"
-
-
 def _keys(source: Any, by: Sequence[str]) -> list[ColumnElement[Any]]:
     return [source.c[name] for name in by]
 
 
-def contacts(response_days: int) -> CTE:
+def contacts(response_days: int, cols: StoreColumns) -> CTE:
     """Sent reminders, each with whether the debtor responded, opted out or disputed after it.
 
     An event answers a reminder when it comes after it and before the case's next
@@ -96,7 +70,7 @@ def contacts(response_days: int) -> CTE:
     following = func.lead(i.c.contact_at).over(partition_by=i.c.case_id, order_by=(i.c.contact_at, i.c.seq))
     base = (
         select(
-            *[i.c[name] for name in GROUP_COLUMNS],
+            *[cols.intent(name).label(name) for name in GROUP_COLUMNS],
             i.c.intent_id,
             i.c.case_id,
             i.c.debtor_id,
@@ -138,7 +112,7 @@ def cured_cases(sent: CTE, cure_days: int) -> CTE:
         .group_by(sent.c.case_id)
         .cte("first_contact")
     )
-    paid = _paid().cte("paid")
+    paid = paid_cases().cte("paid")
     return (
         select(first.c.case_id, first.c.first_at, paid.c.paid_at)
         .join(paid, paid.c.case_id == first.c.case_id)
@@ -147,7 +121,7 @@ def cured_cases(sent: CTE, cure_days: int) -> CTE:
     )
 
 
-def _paid() -> Select[Any]:
+def paid_cases() -> Select[Any]:
     """Each paid case and the moment of the payment that settled it.
 
     The settling payment is the latest one recorded by the time the case closed
@@ -165,10 +139,11 @@ def _paid() -> Select[Any]:
     )
 
 
-def intent_counts(conn: Connection, by: Sequence[str]) -> list[Row[Any]]:
+def intent_counts(conn: Connection, by: Sequence[str], cols: StoreColumns) -> list[Row[Any]]:
     """Planned reminders per group, whatever became of them."""
-    keys = _keys(intents, by)
-    query = select(*keys, func.count().label("intents")).select_from(intents).group_by(*keys)
+    keys = [cols.intent(name) for name in by]
+    labelled = [key.label(name) for key, name in zip(keys, by, strict=True)]
+    query = select(*labelled, func.count().label("intents")).select_from(intents).group_by(*keys)
     return list(conn.execute(query))
 
 
@@ -196,34 +171,36 @@ def contact_counts(conn: Connection, by: Sequence[str], sent: CTE, cured: CTE) -
     return list(conn.execute(query))
 
 
-def _exposure(by: Sequence[str], name: str) -> CTE:
+def exposure(by: Sequence[str], cols: StoreColumns, name: str = "exposure") -> CTE:
     """Each (group, case) with a sent reminder: a case is exposed to every group it was reminded in."""
     i = intents
-    return select(*_keys(i, by), i.c.case_id).where(i.c.state.in_(SENT_STATES)).distinct().cte(name)
+    keys = [cols.intent(column).label(column) for column in by]
+    return select(*keys, i.c.case_id).where(i.c.state.in_(SENT_STATES)).distinct().cte(name)
 
 
-def case_counts(conn: Connection, by: Sequence[str], cured: CTE) -> list[Row[Any]]:
+def case_counts(conn: Connection, by: Sequence[str], cured: CTE, cols: StoreColumns) -> list[Row[Any]]:
     """Cases reminded at least once in each group, and how many of them were cured."""
-    exposure = _exposure(by, "exposure")
-    keys = _keys(exposure, by)
+    exposed = exposure(by, cols)
+    keys = _keys(exposed, by)
     query = (
         select(
             *keys,
             func.count().label("cases"),
-            func.sum(case((_is_cured(exposure.c.case_id, cured), 1), else_=0)).label("cured"),
+            func.sum(case((_is_cured(exposed.c.case_id, cured), 1), else_=0)).label("cured"),
         )
-        .select_from(exposure)
+        .select_from(exposed)
         .group_by(*keys)
     )
     return list(conn.execute(query))
 
 
-def cure_times(conn: Connection, by: Sequence[str], cured: CTE) -> list[Row[Any]]:
+def cure_times(conn: Connection, by: Sequence[str], cured: CTE, cols: StoreColumns) -> list[Row[Any]]:
     """(group..., first_at, paid_at) of every cured case in each group it was reminded in."""
     i = intents
-    keys = _keys(i, by)
+    keys = [cols.intent(name) for name in by]
+    labelled = [key.label(name) for key, name in zip(keys, by, strict=True)]
     query = (
-        select(*keys, cured.c.first_at, cured.c.paid_at)
+        select(*labelled, cured.c.first_at, cured.c.paid_at)
         .select_from(cured.join(i, i.c.case_id == cured.c.case_id))
         .where(i.c.state.in_(SENT_STATES))
         .group_by(*keys, cured.c.case_id, cured.c.first_at, cured.c.paid_at)
@@ -243,7 +220,7 @@ def cost_counts(conn: Connection, by: Sequence[str], sent: CTE) -> list[Row[Any]
     return list(conn.execute(query))
 
 
-def audit_counts(conn: Connection, by: Sequence[str]) -> list[Row[Any]]:
+def audit_counts(conn: Connection, by: Sequence[str], cols: StoreColumns) -> list[Row[Any]]:
     """Deferrals and suppressions per group and rule, from the audit trail.
 
     A decision's row carries its segment and ladder in ``detail``; a send-time
@@ -252,6 +229,7 @@ def audit_counts(conn: Connection, by: Sequence[str]) -> list[Row[Any]]:
     a, i = audit, intents
     detail = a.c.detail
     column: dict[str, ColumnElement[Any]] = {
+        "strategy": cols.intent_strategy,
         "segment": func.coalesce(i.c.segment, detail["segment"].as_string()),
         "ladder": func.coalesce(i.c.ladder, detail["ladder"].as_string()),
         "step": func.coalesce(i.c.step, a.c.step),
@@ -279,7 +257,7 @@ def portfolio_counts(conn: Connection) -> tuple[int, int]:
 
 def paid_times(conn: Connection) -> list[Row[Any]]:
     """(case_id, created_at, paid_at) of every case paid in full, in payment order."""
-    paid = _paid().cte("paid_cases")
+    paid = paid_cases().cte("paid_cases")
     query = (
         select(cases.c.case_id, cases.c.created_at, paid.c.paid_at)
         .join(paid, paid.c.case_id == cases.c.case_id)
