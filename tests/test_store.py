@@ -83,7 +83,7 @@ def set_state(store: Store, case_id: str, state: str, next_check_at: datetime | 
 def intent_row(
     case: Case, step: int, channel: str = "sms", *, at: datetime = T0, cycle: int = 0
 ) -> dict[str, Any]:
-    """An outbox row built as the scheduler's ``_intent_rows`` builds it."""
+    """An outbox row built as the scheduler's ``intent_rows`` (dunning.core.runtime.rows) builds it."""
     return {
         "intent_id": intent_id_for(case.case_id, LADDER, step, cycle, step),
         "case_id": case.case_id,

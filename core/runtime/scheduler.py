@@ -22,6 +22,8 @@ from dunning.core.domain.model import Case, Contact, ContactStatus, History, Int
 from dunning.core.errors import DeliveryError
 from dunning.core.policy.conditions import ConditionError
 from dunning.core.runtime.dispatch import Handover
+from dunning.core.runtime.rows import audit_rows as _audit_rows
+from dunning.core.runtime.rows import intent_rows as _intent_rows
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import observed_tick
 from dunning.core.runtime.webhooks import hand_over_webhooks
@@ -299,62 +301,6 @@ def _case_row(case: Case, decision: Decision, now: datetime) -> dict[str, Any]:
         "next_check_at": decision.next_check,
         "updated_at": now,
     }
-
-
-def _intent_rows(case: Case, decision: Decision, now: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "intent_id": a.intent_id,
-            "case_id": case.case_id,
-            "debtor_id": case.debtor_id,
-            "channel": a.channel,
-            "ladder": a.ladder,
-            "segment": a.segment,
-            "step": a.step,
-            "cycle": a.cycle,
-            "seq": a.seq,
-            "template": a.template,
-            "variant": a.variant,
-            "message_id": a.message_id or a.intent_id,
-            "strategy": a.strategy,
-            "state": IntentState.PLANNED,
-            "planned_at": now,
-            "not_before": now,
-            "contact_at": now,
-            "attempts": 0,
-            "connected": False,
-            "updated_at": now,
-        }
-        for a in decision.sends
-    ]
-
-
-def _audit_rows(decision: Decision) -> list[dict[str, Any]]:
-    rows = []
-    for a in decision.actions:
-        detail: dict[str, Any] = {"segment": a.segment, "ladder": a.ladder}
-        if a.until is not None:
-            detail["until"] = a.until.isoformat()
-        if a.template:
-            detail["template"] = a.template
-        if a.variant:
-            detail["variant"] = a.variant
-        if a.strategy:
-            detail["strategy"] = a.strategy
-        rows.append(
-            {
-                "at": a.at,
-                "case_id": decision.case_id,
-                "kind": "decision",
-                "action": a.kind,
-                "channel": a.channel,
-                "step": a.step,
-                "rule": a.rule,
-                "intent_id": a.intent_id,
-                "detail": detail,
-            }
-        )
-    return rows
 
 
 def hand_over(rt: Runtime, items: Sequence[Handover], now: datetime) -> int:

@@ -32,7 +32,7 @@ from dunning.core.domain.zones import candidate_zones
 from dunning.core.policy.model import Policy
 
 # The scheduler's own row builders: simulated decisions and intents are the rows a tick writes.
-from dunning.core.runtime.scheduler import _audit_rows, _intent_rows
+from dunning.core.runtime.rows import audit_rows, intent_rows
 from dunning.core.simulation.behaviour import OUTCOMES, Behaviour, ResponseModel
 from dunning.core.simulation.rows import Rows, audit_row, case_row, event_row
 
@@ -119,13 +119,13 @@ class _Debtor:
         others = tuple(e for e in self.wide if e.case_id != case.case_id)
         history = History((*state.events, *others), tuple(self.contacts))
         decision = decide(case, history, self.sim.policy, at)
-        self.sim.rows.audit.extend(_audit_rows(decision))
+        self.sim.rows.audit.extend(audit_rows(decision))
         self.track_promise(state, decision, at)
         state.status, state.segment, state.ladder = decision.status, decision.segment, decision.ladder
         if not state.decided:
             state.decided = True
             self.self_cure(state, at)
-        intents = _intent_rows(case, decision, at)
+        intents = intent_rows(case, decision, at)
         for action, row in zip(decision.sends, intents, strict=True):
             self.send(state, action, row, at)
         state.next_check = None if decision.next_check is None else max(decision.next_check, at + TICK)
