@@ -1,36 +1,47 @@
 """How simulated debtors answer reminders: the response model of ``dunning simulate``.
 
-After each reminder that reaches them, a debtor pays, promises, replies, opts
-out of the channel, disputes the debt, or does nothing, with probabilities
-per segment and channel; how long they take is log-normal around a median.
-Earlier reminders wear off (``fatigue``), and some debtors pay unprompted
-(``self_cure`` per day). A model is YAML, merged from the most general level
-to the most specific one::
+After each reminder that reaches them, a debtor pays (in full or in part),
+promises, replies, opts out of the channel, disputes the debt, or does
+nothing, with probabilities per segment and channel; how long they take is
+log-normal around a median, unless they keep to their habit hour. Earlier
+reminders wear off (``fatigue``), and some debtors pay unprompted
+(``self_cure`` per day). Before any of that, the provider may refuse a send
+for good or for now (``permanent_failure``, ``transient_failure``), as the
+real delivery would record it. A model is YAML, merged from the most general
+level to the most specific one::
 
     default: {...}                  every segment, every channel
     channels: {sms: {...}}          every segment, one channel
     segments: {large: {any: {...}, voice: {...}}}
 
-A mistake is reported as ``FILE:LINE: field: message``, as a policy's are.
+A mistake is reported as ``FILE:LINE: field: message``, as a policy's are
+(:mod:`.model_spec` checks the YAML).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-
-from dunning.core.errors import ConfigError, PolicyError, Problem
-from dunning.core.policy.durations import parse_duration
-from dunning.core.policy.yamlpos import Located, load_located
+from dunning.core.errors import Problem
+from dunning.core.policy.yamlpos import Located
+from dunning.core.simulation.model_spec import (
+    ANY,
+    ModelSpec,
+    PartialSize,
+    ResponseModelError,
+    level_chains,
+    read_spec,
+)
 
 __all__ = [
     "DEFAULT_RESPONSES",
+    "OUTCOMES",
     "Behaviour",
+    "PartialSize",
     "ResponseModel",
     "ResponseModelError",
     "default_model",
@@ -45,6 +56,8 @@ name: built-in
 default:
   delivered: 0.95
   pay: 0.05
+  partial: 0.2
+  partial_size: {min: 0.1, mode: 0.3, max: 0.8}
   promise: 0.04
   keep_promise: 0.6
   reply: 0.04
@@ -55,10 +68,15 @@ default:
   promise_within: 5
   fatigue: 0.85
   self_cure: 0.01
+  permanent_failure: 0.01
+  transient_failure: 0.02
+  answer_hours: {8: 1, 9: 2, 10: 2, 11: 2, 12: 4, 13: 3, 14: 2, 15: 2, 16: 2, 17: 3, 18: 4, 19: 5, 20: 6, 21: 4, 22: 2}
+  habit: 0.6
+  habit_lift: 1.2
 channels:
   sms: {pay: 0.05, reply: 0.05, opt_out: 0.006}
-  push: {delivered: 0.9, pay: 0.04, promise: 0.01, reply: 0.08, opt_out: 0.002, delay: 2h}
-  voice: {delivered: 0.55, pay: 0.1, promise: 0.15, reply: 0.1, opt_out: 0.01, dispute: 0.005, delay: 4h}
+  push: {delivered: 0.9, pay: 0.04, promise: 0.01, reply: 0.08, opt_out: 0.002, delay: 2h, permanent_failure: 0.03}
+  voice: {delivered: 0.55, pay: 0.1, promise: 0.15, reply: 0.1, opt_out: 0.01, dispute: 0.005, delay: 4h, permanent_failure: 0.02, transient_failure: 0.03}
 segments:
   large:
     any: {pay: 0.03, self_cure: 0.004}
@@ -67,16 +85,6 @@ segments:
 
 #: Outcomes drawn after a delivered reminder; their probabilities may add up to at most 1.
 OUTCOMES = ("pay", "promise", "reply", "opt_out", "dispute")
-#: The key of a segment's settings for every channel.
-ANY = "any"
-
-
-class ResponseModelError(ConfigError):
-    """A response model has errors; ``problems`` names the line and field of each."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -84,7 +92,9 @@ class Behaviour:
     """How a debtor of one segment answers one channel's reminder."""
 
     delivered: float = 0.95  #: share of reminders that reach the debtor (a call: answered)
-    pay: float = 0.05  #: pays in full
+    pay: float = 0.05  #: pays (in full, or in part: see ``partial``)
+    partial: float = 0.0  #: share of those payments that pay only part of what is owed
+    partial_size: PartialSize = field(default_factory=PartialSize)  #: how large a part
     promise: float = 0.04  #: promises to pay within ``promise_within`` days
     keep_promise: float = 0.6  #: share of promises kept
     reply: float = 0.04  #: replies or acknowledges: the ladder pauses
@@ -95,11 +105,25 @@ class Behaviour:
     promise_within: int = 5  #: a promise names a day 1..N days ahead
     fatigue: float = 0.85  #: each earlier reminder of the case scales pay, promise and reply by this
     self_cure: float = 0.01  #: chance per day of paying unprompted
+    permanent_failure: float = 0.0  #: share of sends the provider refuses for good: the ladder falls through
+    transient_failure: float = 0.0  #: chance each attempt fails for now (5xx, 429): retried with backoff
+    #: weight of each local hour (0-23) in drawing a debtor's habit hour (empty: no habit)
+    answer_hours: tuple[float, ...] = ()
+    habit: float = 0.0  #: share of a debtor's answers and payments that come in their habit hour
+    habit_lift: float = 1.0  #: pay, promise and reply scale by this for a reminder in the habit hour
 
-    def chances(self, earlier: int) -> tuple[float, ...]:
-        """The probabilities of :data:`OUTCOMES` after ``earlier`` reminders of the same case."""
-        worn = self.fatigue**earlier
+    def chances(self, earlier: int, in_habit: bool = False) -> tuple[float, ...]:
+        """The probabilities of :data:`OUTCOMES` after ``earlier`` reminders of the same case.
+
+        A reminder that reaches the debtor in their habit hour is lifted by ``habit_lift``.
+        """
+        worn = self.fatigue**earlier * (self.habit_lift if in_habit else 1.0)
         return (self.pay * worn, self.promise * worn, self.reply * worn, self.opt_out, self.dispute)
+
+    @property
+    def has_habit(self) -> bool:
+        """Whether debtors of this behaviour keep to a habit hour at all."""
+        return self.habit > 0 and any(w > 0 for w in self.answer_hours)
 
 
 @dataclass(frozen=True)
@@ -130,70 +154,10 @@ class ResponseModel:
         return found
 
 
-# ---------------------------------------------------------------- the YAML, checked
-
-
-def _duration(value: Any) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise ValueError(f"{value} has no unit; write e.g. {value}h or {value}d")
-    delta = parse_duration(value)
-    if delta <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return delta
-
-
-Share = Annotated[float, Field(ge=0, le=1)]
-
-
-class BehaviourSpec(BaseModel):
-    """Any subset of a Behaviour's fields, each checked."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    delivered: Share | None = None
-    pay: Share | None = None
-    promise: Share | None = None
-    keep_promise: Share | None = None
-    reply: Share | None = None
-    opt_out: Share | None = None
-    dispute: Share | None = None
-    delay: Annotated[timedelta, BeforeValidator(_duration)] | None = None
-    spread: Annotated[float, Field(ge=0, le=5)] | None = None
-    promise_within: Annotated[int, Field(ge=1, le=60)] | None = None
-    fatigue: Annotated[float, Field(gt=0, le=1)] | None = None
-    self_cure: Share | None = None
-
-    def given(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
-
-
-class ModelSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = "responses"
-    description: str | None = None
-    default: BehaviourSpec = Field(default_factory=BehaviourSpec)
-    channels: dict[str, BehaviourSpec] = Field(default_factory=dict)
-    segments: dict[str, dict[str, BehaviourSpec]] = Field(default_factory=dict)
-
-
 def parse_model(text: str, *, file: str = "<responses>", channels: Iterable[str] = ()) -> ResponseModel:
     """Check and build a response model from YAML; raise ResponseModelError naming line and field."""
-    try:
-        located = load_located(text, file)
-    except PolicyError as exc:
-        raise ResponseModelError(exc.problems) from exc
-    if not isinstance(located.data, dict):
-        raise ResponseModelError(
-            [located.problem((), "a response model is a mapping (default:, channels:, ...)")]
-        )
-    try:
-        spec = ModelSpec.model_validate(located.data)
-    except ValidationError as exc:
-        raise ResponseModelError(_problems(exc, located)) from exc
-    problems = _check(spec, located, set(channels))
+    spec, located = read_spec(text, file, set(channels))
+    problems = _check_shares(spec, located)
     if problems:
         raise ResponseModelError(problems)
     return ResponseModel(
@@ -218,54 +182,20 @@ def default_model() -> ResponseModel:
     return parse_model(DEFAULT_RESPONSES, file="<built-in responses>")
 
 
-def _problems(exc: ValidationError, located: Located) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        path = tuple(
-            part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-"))
-        )
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(f.name for f in fields(Behaviour))
-            message = f"unknown key (known: {known})" if len(path) > 1 else "unknown key"
-        problems.append(located.problem(path, message))
-    return sorted(problems, key=lambda p: p.line)
-
-
-def _check(spec: ModelSpec, located: Located, channels: set[str]) -> list[Problem]:
-    """Channels must exist, and at every level the outcome shares must leave room for silence."""
-    problems = []
-    known = ", ".join(sorted(channels))
-    for name in spec.channels:
-        if channels and name not in channels:
-            problems.append(located.problem(("channels", name), f"unknown channel {name!r} (known: {known})"))
-    for segment, by in spec.segments.items():
-        for name in by:
-            if name != ANY and channels and name not in channels:
-                problems.append(
-                    located.problem(
-                        ("segments", segment, name), f"unknown channel {name!r} (known: {known}, any)"
-                    )
-                )
+def _check_shares(spec: ModelSpec, located: Located) -> list[Problem]:
+    """At every level the outcome shares, lifted in the habit hour, must leave room for silence."""
     base = replace(Behaviour(), **spec.default.given())
-    levels: list[tuple[tuple[str | int, ...], list[dict[str, Any]]]] = [(("default",), [])]
-    levels += [(("channels", c), [b.given()]) for c, b in spec.channels.items()]
-    for segment, by in spec.segments.items():
-        anyway = by.get(ANY)
-        for c in sorted({*spec.channels, *by} - {ANY}) or [ANY]:
-            chain = [spec.channels[c].given()] if c in spec.channels else []
-            chain += [level.given() for level in (anyway, by.get(c)) if level is not None]
-            where = c if c in by else ANY
-            if where in by:
-                levels.append((("segments", segment, where), chain))
-    for path, chain in levels:
+    problems = []
+    for path, chain in level_chains(spec):
         merged = base
         for level in chain:
             merged = replace(merged, **level)
-        total = sum(getattr(merged, o) for o in OUTCOMES)
+        total = sum(merged.chances(0, in_habit=merged.habit_lift > 1))
         if total > 1 + 1e-9:
             shares = " + ".join(f"{o} {getattr(merged, o):g}" for o in OUTCOMES)
+            lift = merged.habit_lift
+            lifted = f" (pay, promise and reply x habit_lift {lift:g})" if lift > 1 else ""
             problems.append(
-                located.problem(path, f"{shares} = {total:.3g}: the shares add up to more than 1")
+                located.problem(path, f"{shares}{lifted} = {total:.3g}: the shares add up to more than 1")
             )
     return problems
