@@ -5,7 +5,10 @@ zh-CN debtors on +86 mobiles, some English-speaking ones in China, the US and
 the UK; amounts log-normal around a few thousand; due dates in the week
 before the run; a time zone on some cases only (the rest inferred from the
 phone); push tokens for app users; a repayment history for returning debtors;
-and a few debtors with two loans. The same seed always gives the same book.
+a few debtors with two loans; and the lender's own attributes that
+examples/policy-challenger.yaml declares (``score``, ``band``, ``last_login``,
+``app_user``), which a policy that does not declare them ignores. The same
+seed always gives the same book.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def synthetic_portfolio(n: int, *, seed: int, start: datetime) -> list[Case]:
         debtor += 1
         loans = 2 if rng.random() < 0.03 and n - len(out) >= 2 else 1
         person = _person(rng, debtor)
+        person["attributes"] = _attributes(seed, person["debtor_id"], bool(person["push_token"]), start)
         for loan in range(loans):
             out.append(_case(rng, person, len(out) + 1, loan, start))
     return out
@@ -101,16 +105,33 @@ def _person(rng: random.Random, number: int) -> dict[str, Any]:
             "broken_promises": rng.choice((0, 0, 0, 1, 2)),
             "days_to_pay_last": rng.randint(0, 20),
         }
+    timezone = zone if rng.random() < 0.5 else None
+    push_token = f"push-{number:06d}" if rng.random() < 0.7 else None
     return {
         "debtor_id": f"D-{number:06d}",
         "locale": locale,
         "phone": phone,
-        "timezone": zone if rng.random() < 0.5 else None,
+        "timezone": timezone,
         "currency": currency,
         "name": name,
-        "push_token": f"push-{number:06d}" if rng.random() < 0.7 else None,
+        "push_token": push_token,
         "profile": profile,
     }
+
+
+def _attributes(seed: int, debtor_id: str, app_user: bool, start: datetime) -> dict[str, Any]:
+    """The lender's own columns, as an import stores them, from a generator of their own.
+
+    Drawn apart from the rest of the book, so that the rest is as it was without them.
+    """
+    rng = random.Random(f"attributes:{seed}:{debtor_id}")
+    score = min(850, max(300, round(rng.gauss(660, 90))))
+    band = rng.choices("ABCD", weights=(2, 4, 3, 1))[0]
+    attributes: dict[str, Any] = {"score": str(score), "band": band, "app_user": app_user}
+    if app_user:
+        away = rng.randint(0, 20) if rng.random() < 0.75 else rng.randint(31, 120)
+        attributes["last_login"] = (start.date() - timedelta(days=away)).isoformat()
+    return attributes
 
 
 def _case(rng: random.Random, person: dict[str, Any], number: int, loan: int, start: datetime) -> Case:
@@ -132,6 +153,7 @@ def _case(rng: random.Random, person: dict[str, Any], number: int, loan: int, st
         payment_url=f"https://pay.example.com/r/S{number:06d}",
         tags=("synthetic",),
         profile=dict(person["profile"]),
+        attributes=dict(person["attributes"]),
     )
 
 

@@ -10,7 +10,7 @@ from dunning.core.domain.model import Case, Event
 from dunning.core.store.cases import case_values
 from dunning.core.store.events import event_values
 
-__all__ = ["Rows", "audit_row", "case_row", "event_row"]
+__all__ = ["Rows", "attempt_row", "audit_row", "case_row", "event_row"]
 
 
 @dataclass
@@ -22,10 +22,11 @@ class Rows:
     intents: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: Rows) -> None:
         """Append another run's rows (a later chunk of debtors)."""
-        for name in ("cases", "debtors", "intents", "events", "audit"):
+        for name in ("cases", "debtors", "intents", "events", "audit", "attempts"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -58,6 +59,20 @@ def audit_row(
     }
 
 
+def attempt_row(intent: dict[str, Any], at: datetime, outcome: str) -> dict[str, Any]:
+    """One try of an intent at the provider, as the delivery worker records it."""
+    return {
+        "intent_id": intent["intent_id"],
+        "case_id": intent["case_id"],
+        "channel": intent["channel"],
+        "at": at,
+        "outcome": outcome,
+        "provider_id": None,
+        "error_code": None,
+        "detail": "simulated",
+    }
+
+
 def case_row(case: Case, start: datetime, last: datetime, **outcome: Any) -> dict[str, Any]:
     """A case as the store keeps it; ``outcome`` holds status, segment, ladder, next check, closure, promise."""
     closed = outcome.get("closed_at")
@@ -75,4 +90,5 @@ def case_row(case: Case, start: datetime, last: datetime, **outcome: Any) -> dic
         "updated_at": closed or last,
         "closed_at": closed,
         "promise_until": outcome["promise_until"],
+        "attributes": dict(case.attributes) or None,
     }

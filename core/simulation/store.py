@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, insert
 
 from dunning.core.simulation.rows import Rows
 from dunning.core.store import Store, open_store
-from dunning.core.store.schema import audit, cases, debtors, events, intents
+from dunning.core.store.schema import attempts, audit, cases, debtors, events, intents
 
 __all__ = ["SimulationStore", "write_store"]
 
@@ -60,6 +60,7 @@ def _insert_rows(conn: Connection, rows: Rows) -> None:
         (intents, rows.intents),
         (events, rows.events),
         (audit, rows.audit),
+        (attempts, rows.attempts),
     ):
         _insert(conn, table, batch)
 
