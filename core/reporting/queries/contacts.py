@@ -229,7 +229,7 @@ def audit_counts(conn: Connection, by: Sequence[str], cols: StoreColumns) -> lis
     a, i = audit, intents
     detail = a.c.detail
     column: dict[str, ColumnElement[Any]] = {
-        "strategy": cols.intent_strategy,
+        "strategy": func.coalesce(cols.intent_strategy, detail["strategy"].as_string()),
         "segment": func.coalesce(i.c.segment, detail["segment"].as_string()),
         "ladder": func.coalesce(i.c.ladder, detail["ladder"].as_string()),
         "step": func.coalesce(i.c.step, a.c.step),
