@@ -19,7 +19,7 @@ from dunning.core.reporting.reports import Report
 from dunning.core.reporting.rolls import RollRates, bucket_labels
 from dunning.core.reporting.stats import Difference, MeanDifference
 
-__all__ = ["money_tables"]
+__all__ = ["holdout_table", "money_tables", "promise_table", "recovery_tables", "roll_table"]
 
 #: What a cell shows when there is no figure.
 NONE = "—"

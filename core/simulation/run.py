@@ -3,19 +3,24 @@
 The portfolio is cut into chunks of debtors; chunks of every policy are
 simulated in worker processes (the engine is CPU-bound, so processes, not
 threads) and written, in chunk order, into one SQLite store per policy as
-they arrive; the report's SQL then reads each store. Results do not depend
-on the number of workers: each debtor draws from their own seeded generator.
+they arrive; the report's SQL then reads each store, as of the end of the
+run (roll rates over the whole run), and — for a policy that splits debtors
+between strategies — once more by strategy, the holdout against the rest.
+Results do not depend on the number of workers: each debtor draws from their
+own seeded generators, and the chunks are the same however many workers share them.
 """
 
 from __future__ import annotations
 
 import functools
 import multiprocessing
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from dunning.core.content.sms import sms_shape
 from dunning.core.content.templating import TemplateLibrary, render_context
@@ -23,15 +28,17 @@ from dunning.core.domain.model import Case
 from dunning.core.plugins import hook_chooser, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
-from dunning.core.reporting.queries import contacts_per_debtor, paid_times
+from dunning.core.reporting.model import DEFAULT_CURVE_DAYS
+from dunning.core.reporting.queries import case_strategies, contacts_per_debtor, paid_times, store_columns
 from dunning.core.reporting.reports import Report, ReportOptions, build_report
 from dunning.core.simulation.behaviour import ResponseModel, default_model, load_model
 from dunning.core.simulation.portfolio import PortfolioSource
+from dunning.core.simulation.provider import Retries
 from dunning.core.simulation.rows import Rows
 from dunning.core.simulation.simulate import SegmentCounter, simulate
 from dunning.core.simulation.store import SimulationStore
 
-__all__ = ["PolicyResult", "SimulationConfig", "load_inputs", "run_simulation"]
+__all__ = ["PolicyResult", "SimulationConfig", "load_inputs", "run_options", "run_simulation"]
 
 #: Debtors per unit of work handed to a worker process.
 CHUNK = 250
@@ -48,6 +55,12 @@ class SimulationConfig:
     seed: int
     responses: str | None = None
     plugins: tuple[str, ...] | None = None
+    #: the delivery worker's retry settings, for transient provider failures
+    retries: Retries = field(default_factory=Retries)
+
+    @property
+    def end(self) -> datetime:
+        return self.start + timedelta(days=self.days)
 
 
 @dataclass
@@ -62,6 +75,12 @@ class PolicyResult:
     paid_days: list[float] = field(default_factory=list)
     #: reminders sent to each debtor (zero included), ascending
     contacts: list[int] = field(default_factory=list)
+    #: the same store by strategy, when the policy splits debtors between strategies
+    strategies: Report | None = None
+    #: the names of the policy's strategies, the champion first (none: it splits none)
+    strategy_names: tuple[str, ...] = ()
+    #: per strategy, the cases of the debtors assigned to it and how many of them were paid in full
+    assigned: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -130,7 +149,17 @@ def _simulate_chunk(config: SimulationConfig, policy: int, chunk: int) -> Rows:
         days=config.days,
         seed=config.seed,
         segments=inputs.segments[policy],
+        retries=config.retries,
     )
+
+
+def run_options(options: ReportOptions, config: SimulationConfig) -> ReportOptions:
+    """The report's options for a simulated store: read at the end of the run, roll rates over all of it.
+
+    The recovery curve is read on the default days that fit in the run, and on its last day.
+    """
+    curve = tuple(sorted({day for day in DEFAULT_CURVE_DAYS if day <= config.days} | {config.days}))
+    return replace(options, as_of=config.end, period_days=config.days, curve_days=curve)
 
 
 def run_simulation(
@@ -167,15 +196,42 @@ def run_simulation(
                 future, p, c = futures.pop()
                 done(p, c, future.result())
                 del future
-    results = []
-    for name, path, writer in zip(names, config.policies, writers, strict=True):
-        with writer.store.read() as conn:
-            report = build_report(conn, options)
-            paid = [(row.paid_at - config.start).total_seconds() / 86400 for row in paid_times(conn)]
-            contacts = contacts_per_debtor(conn)
-        writer.store.dispose()
-        results.append(PolicyResult(name, path, report, writer.path, paid, contacts))
-    return results
+    options = run_options(options, config)
+    return [
+        _result(name, path, policy, writer, options, config)
+        for name, path, policy, writer in zip(names, config.policies, inputs.policies, writers, strict=True)
+    ]
+
+
+def _result(
+    name: str,
+    path: str,
+    policy: Policy,
+    writer: SimulationStore,
+    options: ReportOptions,
+    config: SimulationConfig,
+) -> PolicyResult:
+    """Read one policy's store: its report, by strategy too when it has strategies, and the plots' data."""
+    strategies = tuple(s.name for s in policy.strategies)
+    with writer.store.read() as conn:
+        report = build_report(conn, options)
+        by_strategy = build_report(conn, replace(options, by=("strategy",))) if strategies else None
+        paid_rows = paid_times(conn)
+        assigned = _assigned(case_strategies(conn, store_columns(conn)), {r.case_id for r in paid_rows})
+        paid = [(row.paid_at - config.start).total_seconds() / 86400 for row in paid_rows]
+        contacts = contacts_per_debtor(conn)
+    writer.store.dispose()
+    return PolicyResult(name, path, report, writer.path, paid, contacts, by_strategy, strategies, assigned)
+
+
+def _assigned(rows: Sequence[Any], paid: set[str]) -> dict[str, tuple[int, int]]:
+    """Per strategy: its debtors' cases, and those of them paid in full."""
+    cases: Counter[str] = Counter()
+    settled: Counter[str] = Counter()
+    for row in rows:
+        cases[row.strategy] += 1
+        settled[row.strategy] += row.case_id in paid
+    return {name: (cases[name], settled[name]) for name in sorted(cases)}
 
 
 def _names(paths: Sequence[str], policies: Sequence[Policy]) -> list[str]:
