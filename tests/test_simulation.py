@@ -263,3 +263,58 @@ def test_given_a_bad_response_model_when_simulate_runs_then_it_exits_naming_line
     )
     assert result.returncode == 2
     assert f"{bad}:5: channels.sms.pay: Input should be less than or equal to 1" in result.stderr
+
+
+def test_given_a_challenger_with_a_holdout_when_simulated_vs_a_policy_then_money_rolls_and_holdout_print_and_plot(
+    tmp_path,
+):
+    def simulate_cli(seed: int, jobs: int) -> tuple[subprocess.CompletedProcess[str], Path]:
+        out = tmp_path / f"sim-{seed}-{jobs}"
+        ran = dunning(
+            "simulate", str(EXAMPLES / "policy.yaml"), "--vs", str(EXAMPLES / "policy-challenger.yaml"),
+            "--cases", "300", "--days", "20", "--seed", str(seed), "--jobs", str(jobs), "--out", str(out),
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        return ran, out
+
+    def figures_of(ran: subprocess.CompletedProcess[str], out: Path) -> tuple[list[str], list[str]]:
+        """What a strategist reads: the printed figures and the page's, without wall times and paths."""
+        varying = ("simulated 300 case(s)", "plots and page:", "wall time")
+        printed = [line for line in ran.stdout.splitlines() if not line.startswith(varying)]
+        page = (out / "index.html").read_text(encoding="utf-8").splitlines()
+        return printed, [line for line in page if "wall time" not in line]
+
+    # Given the example policy, and the champion/challenger policy with a 5% holdout
+    # When both are simulated side by side with a seed
+    ran, out = simulate_cli(seed=5, jobs=1)
+    # Then the terminal shows every policy and strategy: money per currency and its curve, roll rates, the holdout
+    for title in ("simulated, side by side", "roll rates over the run", "against the 'holdout' holdout"):
+        assert title in ran.stdout, title
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for column in (
+        "cn-consumer",
+        "cn-challenger: champion",
+        "cn-challenger: challenger",
+        "cn-challenger: holdout",
+    ):
+        assert f"<th>{column}</th>" in page, column
+    for line in (
+        "recovered CNY",
+        "CNY per case by day 7",
+        "per case vs champion CNY (95% CI)",
+        "failed at the provider",
+        "1-30 d: rolled on",
+        "paid in full vs holdout",
+        "per case vs holdout CNY",
+    ):
+        assert f"<th>{line}</th>" in page, line
+    assert "<th>(contacted)</th>" in page and "champion</td>" in page
+    # And it draws the recovery curves and roll rates, which the page lists and shows
+    for name in ("recovery_curve_CNY.png", "roll_rates.png", "cure_curve.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f'href="{name}"' in page and f'src="{name}"' in page, name
+    # And the same seed gives the same figures, whatever the number of workers; another seed, others
+    same = simulate_cli(seed=5, jobs=2)
+    assert figures_of(ran, out) == figures_of(*same)
+    other = simulate_cli(seed=6, jobs=1)
+    assert figures_of(ran, out)[1] != figures_of(*other)[1]
