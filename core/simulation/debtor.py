@@ -215,6 +215,8 @@ class Debtor:
         delivered = self.rng.random() < behaviour.delivered
         connected = delivered and channel == "voice"
         status = ContactStatus.DELIVERED if delivered else ContactStatus.SENT
+        # The history counts it from the tick that planned it, as the scheduler's pending contact
+        # does, so that the person's other loans decided at that tick see it; the row says when it left.
         self.contacts.append(_contact(action, case, at, status, connected))
         row.update(
             state=IntentState.DELIVERED if delivered else IntentState.SENT,
