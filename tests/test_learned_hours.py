@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,3 +216,12 @@ def test_given_a_store_the_segments_hours_are_counted_in_each_debtor_s_local_tim
         assert hours == {"all": {9: 2}}
     finally:
         store.dispose()
+
+
+def test_a_claimed_payment_is_an_answer_but_an_agent_taking_the_case_is_not():
+    # Given a debtor who said "I already paid" at 20:00 Shanghai, and an agent who took the case at 09:00
+    shanghai = ZoneInfo("Asia/Shanghai")
+    said = Event(EventKind.PAYMENT_CLAIM, datetime(2026, 12, 2, 12, 0, tzinfo=UTC), case_id="C-1")
+    taken = Event(EventKind.CLAIM, datetime(2026, 12, 3, 1, 0, tzinfo=UTC), case_id="C-1", text="alice")
+    # Then only the debtor's own words count as an hour they answer at
+    assert response_hours([said, taken], shanghai) == {20: 1}

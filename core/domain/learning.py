@@ -19,7 +19,9 @@ from dunning.core.domain.windows import SendWindow
 __all__ = ["RESPONDED", "learned_hour", "response_hours"]
 
 #: What counts as the debtor answering: paying, promising, replying, acknowledging, claiming a payment.
-RESPONDED = frozenset({EventKind.PAYMENT, EventKind.PROMISE, EventKind.REPLY, EventKind.ACK, EventKind.CLAIM})
+RESPONDED = frozenset(
+    {EventKind.PAYMENT, EventKind.PROMISE, EventKind.REPLY, EventKind.ACK, EventKind.PAYMENT_CLAIM}
+)
 
 
 def response_hours(events: Iterable[Event], zone: ZoneInfo) -> dict[int, int]:
