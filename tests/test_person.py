@@ -142,6 +142,12 @@ def test_given_a_family_phone_when_stop_arrives_then_texts_stop_for_everyone_on_
     texts_after = [m for m in world.messages() if m.channel == "sms" and m.at > NOW + timedelta(minutes=5)]
     assert [m.parts["body"][:6] for m in texts_after if "退订" not in m.parts] == []
     assert "push" in {i.channel for i in world.intents_of("M-1")}
+    # The scheduler itself plans no text to that number for either of them: nothing waits to be
+    # suppressed at the last moment (both loans are decided in one page of the tick).
+    later = [
+        i for c in ("M-1", "S-1") for i in world.intents_of(c) if i.planned_at > NOW + timedelta(minutes=5)
+    ]
+    assert later and all(i.channel != "sms" for i in later)
     for debtor in ("MOTHER", "SON"):
         point = next(p for p in world.standing(debtor)["contact_points"] if p["kind"] == "phone")
         assert point["channels"]["sms"] == "opted_out"
@@ -398,3 +404,29 @@ def test_given_a_courtesy_ladder_then_policy_explain_shows_the_reminders_before_
         (date(2026, 12, 9), "courtesy_notice"),  # D-1
         (date(2026, 12, 11), "overdue_notice"),  # the day after the due date
     ]
+
+
+def test_given_a_family_phone_stopped_then_the_scheduler_plans_no_text_there_for_anyone(
+    tmp_path, database_url
+):
+    # A ladder that texts every day: whoever the STOP is attributed to, neither debtor on the
+    # family phone may be planned a text there again (not even one suppressed at the last moment).
+    policy = POLICY.replace(
+        "- {channel: sms, template: overdue_notice, wait: 1d}",
+        "- {channel: sms, template: overdue_notice, wait: 1d, repeat: 5}",
+    )
+    world = Deployment(tmp_path, database_url, policy)
+    try:
+        world.cases(
+            loan("M-1", "MOTHER", phone=FAMILY, push_token=None),
+            loan("S-1", "SON", phone=FAMILY, push_token=None),
+        )
+        world.at(NOW)
+        assert world.text_in("STOP").status_code == 200
+        stopped = world.clock[0]
+        for day in (1, 2, 3):
+            world.at(NOW + timedelta(days=day, hours=1))
+        later = [i for c in ("M-1", "S-1") for i in world.intents_of(c) if i.planned_at > stopped]
+        assert later and {i.channel for i in later} == {"voice"}
+    finally:
+        world.close()

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, and_, or_, select
 
 from dunning.core.domain.learning import response_hours
 from dunning.core.domain.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
@@ -121,15 +121,25 @@ class HistoryMixin(StoreBase):
         debtor_ids = list(by_debtor)
         debtor_events: dict[str, list[Event]] = defaultdict(list)
         debtor_contacts: dict[str, list[Contact]] = defaultdict(list)
+        #: rights recorded on each contact point, by row id (a row may come in two chunks' reads)
+        on_point: dict[str, dict[int, tuple[str, Event]]] = defaultdict(dict)
+        rights = {str(k) for k in ON_CONTACT_POINT}
         for start in range(0, len(debtor_ids), CHUNK):
             chunk = debtor_ids[start : start + CHUNK]
-            for row in conn.execute(
-                select(events).where(events.c.debtor_id.in_(chunk)).order_by(events.c.at, events.c.id)
-            ):
-                debtor_events[row.debtor_id].append(event_from_row(row))
+            mine = set(chunk)
+            addresses = sorted({a for d in chunk for case in by_debtor[d] for a in addresses_of(case)})
+            # One read for the people's own events and the rights anyone recorded on their numbers.
+            wanted = events.c.debtor_id.in_(chunk)
+            if addresses:
+                wanted = or_(wanted, and_(events.c.address.in_(addresses), events.c.kind.in_(sorted(rights))))
+            for row in conn.execute(select(events).where(wanted).order_by(events.c.at, events.c.id)):
+                event = event_from_row(row)
+                if row.debtor_id in mine:
+                    debtor_events[row.debtor_id].append(event)
+                if row.address is not None and row.kind in rights:
+                    on_point[row.address][row.id] = (row.debtor_id, event)
             for row in conn.execute(select(intents).where(intents.c.debtor_id.in_(chunk))):
                 debtor_contacts[row.debtor_id].append(contact_from_row(row, settling))
-        shared = self._shared_rights(conn, batch, set(debtor_ids))
         out = {}
         for debtor_id, its_cases in by_debtor.items():
             contacts = tuple(debtor_contacts[debtor_id])
@@ -137,28 +147,14 @@ class HistoryMixin(StoreBase):
                 mine = [
                     e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE
                 ]
-                others = [e for address in addresses_of(case) for e in shared.get(address, ())]
+                # Rights others recorded on this case's numbers (a shared family phone's STOP).
+                others = [
+                    e
+                    for address in addresses_of(case)
+                    for owner, e in on_point.get(address, {}).values()
+                    if owner != debtor_id
+                ]
                 zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
                 hours = response_hours(debtor_events[debtor_id], zone)
                 out[case.case_id] = History(tuple(mine + others), contacts, hours)
         return out
-
-    def _shared_rights(
-        self, conn: Connection, batch: Sequence[Case], known: set[str]
-    ) -> dict[str, list[Event]]:
-        """Rights recorded on the batch's contact points by *other* debtors (a shared number)."""
-        addresses = sorted({a for case in batch for a in addresses_of(case)})
-        found: dict[str, list[Event]] = defaultdict(list)
-        for start in range(0, len(addresses), CHUNK):
-            query = (
-                select(events)
-                .where(
-                    events.c.address.in_(addresses[start : start + CHUNK]),
-                    events.c.kind.in_([str(k) for k in ON_CONTACT_POINT]),
-                )
-                .order_by(events.c.at, events.c.id)
-            )
-            for row in conn.execute(query):
-                if row.debtor_id not in known:
-                    found[row.address].append(event_from_row(row))
-        return found
