@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
 
 from dunning.core.domain.learning import response_hours
 from dunning.core.domain.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
@@ -126,15 +126,15 @@ class HistoryMixin(StoreBase):
         rights = {str(k) for k in ON_CONTACT_POINT}
         for start in range(0, len(debtor_ids), CHUNK):
             chunk = debtor_ids[start : start + CHUNK]
-            mine = set(chunk)
+            members = set(chunk)
             addresses = sorted({a for d in chunk for case in by_debtor[d] for a in addresses_of(case)})
             # One read for the people's own events and the rights anyone recorded on their numbers.
-            wanted = events.c.debtor_id.in_(chunk)
+            wanted: ColumnElement[bool] = events.c.debtor_id.in_(chunk)
             if addresses:
                 wanted = or_(wanted, and_(events.c.address.in_(addresses), events.c.kind.in_(sorted(rights))))
             for row in conn.execute(select(events).where(wanted).order_by(events.c.at, events.c.id)):
                 event = event_from_row(row)
-                if row.debtor_id in mine:
+                if row.debtor_id in members:
                     debtor_events[row.debtor_id].append(event)
                 if row.address is not None and row.kind in rights:
                     on_point[row.address][row.id] = (row.debtor_id, event)
