@@ -19,6 +19,7 @@ __all__ = [
     "CasesMixin",
     "DueCase",
     "UpsertResult",
+    "case_from_mapping",
     "case_from_row",
     "case_values",
     "merged_attributes",
@@ -85,7 +86,11 @@ def merged_attributes(stored: Mapping[str, Any] | None, given: Mapping[str, Any]
 
 def case_from_row(row: Row[Any] | Any, profile: dict[str, Any] | None = None) -> Case:
     """A case from its row; the debtor's strategy comes along when the query joined it."""
-    m = row._mapping
+    return case_from_mapping(row._mapping, profile)
+
+
+def case_from_mapping(m: Mapping[Any, Any], profile: dict[str, Any] | None = None) -> Case:
+    """:func:`case_from_row` from columns by name (a driver's dict row)."""
     return Case(
         case_id=m["case_id"],
         debtor_id=m["debtor_id"],

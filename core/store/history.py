@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
@@ -14,7 +14,14 @@ from dunning.core.domain.zones import candidate_zones
 from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import events, intents
 
-__all__ = ["HistoryMixin", "contact_from_row", "event_from_row"]
+__all__ = [
+    "HistoryMixin",
+    "assemble_histories",
+    "contact_from_mapping",
+    "contact_from_row",
+    "event_from_mapping",
+    "event_from_row",
+]
 
 #: Events about the person or their contact points, which apply to all of their cases (and a
 #: conversation, which a per-debtor cool-down counts whichever loan it was about).
@@ -33,6 +40,7 @@ ON_CONTACT_POINT = frozenset(
     {EventKind.OPT_OUT, EventKind.OPT_IN, EventKind.CONSENT, EventKind.INVALID_CONTACT}
 )
 CHUNK = 500
+_RIGHTS = frozenset(str(k) for k in ON_CONTACT_POINT)
 
 _STATUS = {
     IntentState.PLANNED: ContactStatus.PENDING,
@@ -48,7 +56,11 @@ _STATUS = {
 
 
 def event_from_row(row: Row[Any]) -> Event:
-    m = row._mapping
+    return event_from_mapping(row._mapping)
+
+
+def event_from_mapping(m: Mapping[Any, Any]) -> Event:
+    """An event from its columns by name (a SQLAlchemy row's mapping, or a driver's dict row)."""
     return Event(
         kind=EventKind(m["kind"]),
         at=m["at"],
@@ -75,7 +87,11 @@ def contact_from_row(row: Row[Any], settling: Collection[str] = ()) -> Contact:
     asked whether it left) is in doubt rather than unknown: the ladder waits
     for the answer instead of moving past a text that may never have left.
     """
-    m = row._mapping
+    return contact_from_mapping(row._mapping, settling)
+
+
+def contact_from_mapping(m: Mapping[Any, Any], settling: Collection[str] = ()) -> Contact:
+    """:func:`contact_from_row` from columns by name."""
     status = _STATUS[IntentState(m["state"])]
     if status == ContactStatus.UNKNOWN and m["channel"] in settling:
         status = ContactStatus.IN_DOUBT
@@ -119,42 +135,68 @@ class HistoryMixin(StoreBase):
         for case in batch:
             by_debtor[case.debtor_id].append(case)
         debtor_ids = list(by_debtor)
-        debtor_events: dict[str, list[Event]] = defaultdict(list)
-        debtor_contacts: dict[str, list[Contact]] = defaultdict(list)
-        #: rights recorded on each contact point, by row id (a row may come in two chunks' reads)
-        on_point: dict[str, dict[int, tuple[str, Event]]] = defaultdict(dict)
-        rights = {str(k) for k in ON_CONTACT_POINT}
+        event_rows: list[Mapping[Any, Any]] = []
+        intent_rows: list[Mapping[Any, Any]] = []
+        rights = sorted(str(k) for k in ON_CONTACT_POINT)
         for start in range(0, len(debtor_ids), CHUNK):
             chunk = debtor_ids[start : start + CHUNK]
-            members = set(chunk)
             addresses = sorted({a for d in chunk for case in by_debtor[d] for a in addresses_of(case)})
             # One read for the people's own events and the rights anyone recorded on their numbers.
             wanted: ColumnElement[bool] = events.c.debtor_id.in_(chunk)
             if addresses:
-                wanted = or_(wanted, and_(events.c.address.in_(addresses), events.c.kind.in_(sorted(rights))))
-            for row in conn.execute(select(events).where(wanted).order_by(events.c.at, events.c.id)):
-                event = event_from_row(row)
-                if row.debtor_id in members:
-                    debtor_events[row.debtor_id].append(event)
-                if row.address is not None and row.kind in rights:
-                    on_point[row.address][row.id] = (row.debtor_id, event)
-            for row in conn.execute(select(intents).where(intents.c.debtor_id.in_(chunk))):
-                debtor_contacts[row.debtor_id].append(contact_from_row(row, settling))
-        out = {}
-        for debtor_id, its_cases in by_debtor.items():
-            contacts = tuple(debtor_contacts[debtor_id])
-            for case in its_cases:
-                mine = [
-                    e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE
-                ]
-                # Rights others recorded on this case's numbers (a shared family phone's STOP).
-                others = [
-                    e
-                    for address in addresses_of(case)
-                    for owner, e in on_point.get(address, {}).values()
-                    if owner != debtor_id
-                ]
-                zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
-                hours = response_hours(debtor_events[debtor_id], zone)
-                out[case.case_id] = History(tuple(mine + others), contacts, hours)
-        return out
+                wanted = or_(wanted, and_(events.c.address.in_(addresses), events.c.kind.in_(rights)))
+            query = select(events).where(wanted).order_by(events.c.at, events.c.id)
+            event_rows.extend(row._mapping for row in conn.execute(query))
+            query = select(intents).where(intents.c.debtor_id.in_(chunk))
+            intent_rows.extend(row._mapping for row in conn.execute(query))
+        return assemble_histories(batch, event_rows, intent_rows, settling, default_timezone)
+
+
+def assemble_histories(
+    batch: Sequence[Case],
+    event_rows: Iterable[Mapping[Any, Any]],
+    intent_rows: Iterable[Mapping[Any, Any]],
+    settling: Collection[str] = (),
+    default_timezone: str | None = None,
+) -> dict[str, History]:
+    """Each case's history from the rows read for it (in any number of reads, in time order).
+
+    ``event_rows`` are the people's own events and the rights recorded on
+    their cases' contact points (a row may come twice); ``intent_rows`` the
+    people's intents.
+    """
+    by_debtor: dict[str, list[Case]] = defaultdict(list)
+    for case in batch:
+        by_debtor[case.debtor_id].append(case)
+    debtor_events: dict[str, list[Event]] = defaultdict(list)
+    debtor_contacts: dict[str, list[Contact]] = defaultdict(list)
+    #: rights recorded on each contact point, by row id (a row may come in two chunks' reads)
+    on_point: dict[str, dict[int, tuple[str, Event]]] = defaultdict(dict)
+    seen: set[int] = set()
+    for m in event_rows:
+        if m["id"] in seen:
+            continue
+        seen.add(m["id"])
+        event = event_from_mapping(m)
+        if m["debtor_id"] in by_debtor:
+            debtor_events[m["debtor_id"]].append(event)
+        if m["address"] is not None and m["kind"] in _RIGHTS:
+            on_point[m["address"]][m["id"]] = (m["debtor_id"], event)
+    for m in intent_rows:
+        debtor_contacts[m["debtor_id"]].append(contact_from_mapping(m, settling))
+    out = {}
+    for debtor_id, its_cases in by_debtor.items():
+        contacts = tuple(debtor_contacts[debtor_id])
+        for case in its_cases:
+            mine = [e for e in debtor_events[debtor_id] if e.case_id == case.case_id or e.kind in DEBTOR_WIDE]
+            # Rights others recorded on this case's numbers (a shared family phone's STOP).
+            others = [
+                e
+                for address in addresses_of(case)
+                for owner, e in on_point.get(address, {}).values()
+                if owner != debtor_id
+            ]
+            zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
+            hours = response_hours(debtor_events[debtor_id], zone)
+            out[case.case_id] = History(tuple(mine + others), contacts, hours)
+    return out
