@@ -19,6 +19,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,6 +62,17 @@ def portfolio(count: int, seed: int, offset: int = 0) -> list[Case]:
     return out
 
 
+def _profiler() -> Any:
+    """A started pyinstrument profiler (of this process: profile with one process)."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        raise SystemExit("--profile needs pyinstrument: pip install pyinstrument") from None
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    return profiler
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,6 +82,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--processes", type=int, default=1, help="partitions ticked in parallel processes")
+    parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the tick")
     args = parser.parse_args()
     total = args.cases * args.portfolio_factor
     print(f"machine: {machine()}")
@@ -99,9 +112,13 @@ def main() -> None:
             f"portfolio: {total:,} cases ({args.cases:,} due), loaded in {loaded:.1f} s, backend {args.backend}"
         )
         rt.close()
+        profiler = _profiler() if args.profile else None
         started = time.perf_counter()
         report = partitioned_tick(settings, NOW, args.processes, dry_run=True)
         took = time.perf_counter() - started
+        if profiler is not None:
+            profiler.stop()
+            print(profiler.output_text(unicode=False, color=False))
     print(f"tick: {report.cases:,} cases decided, {report.planned:,} intents planned in {took:.1f} s")
     print(f"      {report.cases / took:,.0f} cases/s, {report.planned / took:,.0f} intents/s")
     print(f"      actions: {dict(sorted(report.actions.items()))}")
