@@ -46,6 +46,7 @@ from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import provider_call
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import describe
+from dunning.core.store.sending import SendPath
 
 __all__ = ["Delivery", "Outcome", "deliver"]
 
@@ -82,6 +83,10 @@ def deliver(rt: Runtime, intent_id: str, case_id: str | None = None) -> Delivery
     without it the intent is looked up first.
     """
     store = rt.store
+    if case_id is not None and store.sending is not None:
+        done = _deliver_direct(rt, store.sending, intent_id, case_id)
+        if done is not None:
+            return done
     if case_id is None:
         with store.read() as conn:
             row = store.intent(conn, intent_id)
@@ -105,6 +110,70 @@ def deliver(rt: Runtime, intent_id: str, case_id: str | None = None) -> Delivery
         result = _send(rt, conn, intent, case, channel, message)
     combined.mirror(rt, intent_id, ready)
     return result
+
+
+def _deliver_direct(rt: Runtime, path: SendPath, intent_id: str, case_id: str) -> Delivery | None:
+    """A usual delivery in a few statements (see :mod:`dunning.core.store.sending`).
+
+    None, having written nothing, when the intent needs more than the usual:
+    the caller then delivers it the ordinary way, which re-reads it under the
+    gate and records whatever becomes of it.
+    """
+    with rt.store.connection() as conn, path.session(conn, case_id) as raw:
+        try:
+            taken = path.take(raw, intent_id, case_id, rt.settling, rt.policy.combine)
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            path.abandon(raw)
+            return None
+        if taken is None:
+            return None
+        intent, case, history = taken.intent, taken.case, taken.history
+        channel = rt.channel(intent.channel)
+        now = rt.now()
+        try:
+            if channel is None or _recheck(rt, intent, case, history, now) is not None:
+                path.abandon(raw)
+                return None
+            message = _message(rt, intent, case, channel, history, now)
+        except Exception:  # the ordinary way records why it cannot go
+            path.abandon(raw)
+            return None
+        wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
+        if wait is not None:
+            path.abandon(raw)
+            return None
+        path.lease(
+            raw,
+            intent_id,
+            now,
+            {
+                **combined.lease_values(rt, message.to, now, channel.can_reconcile),
+                "attempts": intent.attempts + 1,
+            },
+        )
+        if not channel.can_reconcile:
+            # Committed before the call: after this point a crash leaves the send ambiguous.
+            path.lease(raw, intent_id, now, {"call_started_at": now})
+
+        def record(done: datetime, provider_id: str | None, segments: int | None) -> None:
+            path.sent(raw, intent, done, provider_id, segments)
+
+        return _call(rt, conn, intent, case, channel, message, record)
+
+
+def _recheck(rt: Runtime, intent: Any, case: Case, history: History, now: datetime) -> Any:
+    return recheck(
+        case,
+        history,
+        rt.policy,
+        channel=intent.channel,
+        intent_id=intent.intent_id,
+        now=now,
+        ladder=intent.ladder,
+        step=intent.step,
+    )
 
 
 def _take(
@@ -132,16 +201,7 @@ def _take(
             return Delivery(Outcome.CANCELLED, reason)
         case, _status = loaded
         history = store.histories(conn, [case], rt.settling)[case.case_id]
-        verdict = recheck(
-            case,
-            history,
-            rt.policy,
-            channel=intent.channel,
-            intent_id=intent_id,
-            now=now,
-            ladder=intent.ladder,
-            step=intent.step,
-        )
+        verdict = _recheck(rt, intent, case, history, now)
         if verdict is not None:
             combined.release(rt, conn, joined, now)
             return _not_now(rt, conn, intent, verdict.kind, verdict.rule or verdict.kind, verdict.until, now)
@@ -216,6 +276,37 @@ def _send(
         # Committed before the call: after this point a crash leaves the send ambiguous.
         with conn.begin():
             store.update_intent(conn, intent.intent_id, now, call_started_at=now)
+
+    def record(done: datetime, provider_id: str | None, segments: int | None) -> None:
+        with conn.begin():
+            store.update_intent(
+                conn,
+                intent.intent_id,
+                done,
+                state=IntentState.SENT,
+                provider_id=provider_id,
+                contact_at=done,
+                completed_at=done,
+                lease_until=None,
+                segments=segments,
+            )
+            store.add_attempt(conn, **_attempt(intent, done, "sent", provider_id=provider_id))
+            store.add_audit(conn, [_audit(intent, done, "sent", None, {"provider_id": provider_id})])
+            store.wake_case(conn, intent.case_id, done)
+
+    return _call(rt, conn, intent, case, channel, message, record)
+
+
+def _call(
+    rt: Runtime,
+    conn: Connection,
+    intent: Any,
+    case: Case,
+    channel: Channel,
+    message: OutboundMessage,
+    record: Callable[[datetime, str | None, int | None], None],
+) -> Delivery:
+    """Call the provider; ``record(done, provider_id, segments)`` writes a send it accepted."""
     try:
         with provider_call(rt, intent.channel):
             receipt = channel.send(message)
@@ -234,21 +325,7 @@ def _send(
         return _ambiguous(rt, conn, intent, f"{type(exc).__name__}: {exc}", None)
     done = rt.now()
     segments = sms_shape(message.body).segments if channel.spec().kind == "text" else None
-    with conn.begin():
-        store.update_intent(
-            conn,
-            intent.intent_id,
-            done,
-            state=IntentState.SENT,
-            provider_id=receipt.provider_id,
-            contact_at=done,
-            completed_at=done,
-            lease_until=None,
-            segments=segments,
-        )
-        store.add_attempt(conn, **_attempt(intent, done, "sent", provider_id=receipt.provider_id))
-        store.add_audit(conn, [_audit(intent, done, "sent", None, {"provider_id": receipt.provider_id})])
-        store.wake_case(conn, intent.case_id, done)
+    record(done, receipt.provider_id, segments)
     log.info("intent %s sent by %s to %s", intent.intent_id, intent.channel, mask_address(message.to))
     return Delivery(Outcome.SENT)
 

@@ -16,6 +16,8 @@ from dunning.core.store.base import StoreBase
 from dunning.core.store.schema import cases, debtors
 
 __all__ = [
+    "LIVE",
+    "PROFILE",
     "CasesMixin",
     "DueCase",
     "UpsertResult",
@@ -33,6 +35,8 @@ LIVE = ("open", "held", "stopped")
 #: Rows per statement when upserting or loading many cases.
 CHUNK = 500
 _PROFILE = ("previous_cures", "broken_promises", "kept_promises", "days_to_pay_last")
+#: The debtor's profile columns a case is loaded with.
+PROFILE = _PROFILE
 #: What a case is loaded with from its debtor's row: the profile and the strategy.
 _DEBTOR_COLUMNS = (*[debtors.c[k] for k in _PROFILE], debtors.c.strategy)
 

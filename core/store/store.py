@@ -9,6 +9,7 @@ from dunning.core.store.learning import LearningMixin
 from dunning.core.store.people import PeopleMixin
 from dunning.core.store.portfolio import PortfolioMixin
 from dunning.core.store.quarantine import QuarantineMixin
+from dunning.core.store.sending import SendPath
 from dunning.core.store.users import UsersMixin
 
 __all__ = ["Store", "open_store"]
@@ -25,6 +26,11 @@ class Store(
     LearningMixin,
 ):
     """SQLite or PostgreSQL, chosen by URL; the source of truth for every reminder."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 10.0) -> None:
+        super().__init__(url, pool_size=pool_size, pool_timeout=pool_timeout)
+        #: a usual delivery's statements straight to the driver (PostgreSQL; None elsewhere)
+        self.sending = SendPath(self.engine.dialect) if self.dialect == "postgresql" else None
 
 
 def open_store(url: str, *, migrate: bool = True, pool_size: int = 10, pool_timeout: float = 10.0) -> Store:
