@@ -6,6 +6,8 @@ Importing this package does nothing but define names: plugins load in
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
+
 from dunning.core.channel import Channel, ChannelSpec, OutboundMessage, Receipt
 from dunning.core.domain.engine import Action, Decision, decide
 from dunning.core.domain.model import Attempt, Case, Contact, ContactStatus, Event, EventKind, History, Intent
@@ -27,6 +29,12 @@ from dunning.core.policy.explain import explain
 from dunning.core.policy.model import Policy
 from dunning.core.policy.presets import Preset
 from dunning.core.settings import Settings, load_settings
+
+try:
+    #: the installed distribution's version (``dunning --version`` prints the same)
+    __version__ = _metadata.version("dunning")
+except _metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "Action",
@@ -55,6 +63,7 @@ __all__ = [
     "Registry",
     "Settings",
     "TransientDeliveryError",
+    "__version__",
     "check_policy",
     "decide",
     "explain",

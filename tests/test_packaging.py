@@ -64,8 +64,14 @@ def test_a_regular_install_finds_templates_and_plugins(wheel, tmp_path):
         capture_output=True,
         timeout=300,
     )
+    release = next(
+        line.split("=", 1)[1].strip()
+        for line in (ROOT / "setup.cfg").read_text(encoding="utf-8").splitlines()
+        if line.startswith("version =")
+    )
     probe = (
         "import dunning.core, importlib.resources as r;"
+        f"assert dunning.core.__version__ == {release!r}, dunning.core.__version__;"
         "from dunning.core.plugins import make_registry;"
         "from dunning.core.content.templating import TemplateLibrary;"
         "assert 'dunning/core' in dunning.core.__file__.replace(chr(92), '/');"
