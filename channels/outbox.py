@@ -58,7 +58,8 @@ class OutboxChannel(Channel):
 
     def address(self, case: object) -> str | None:
         kind = self.stands_for.contact_kind if self.stands_for else self.contact_kind
-        return case.address(kind)  # type: ignore[attr-defined]
+        address: str | None = case.address(kind)  # type: ignore[attr-defined]
+        return address
 
     def send(self, message: OutboundMessage) -> Receipt:
         now = datetime.now(UTC)

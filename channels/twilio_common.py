@@ -69,7 +69,7 @@ LIST_PAGE = 50
 ACCOUNT_CODES = frozenset({"20003", "20005", "20006"})
 
 
-class HeaderRecordingHttpClient(TwilioHttpClient):
+class HeaderRecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK is untyped
     """A ``TwilioHttpClient`` that keeps each thread's last response headers (for ``Retry-After``)."""
 
     def __init__(self, timeout: float) -> None:

@@ -28,7 +28,8 @@ from jinja2 import (
     TemplateSyntaxError,
     UndefinedError,
 )
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
 
 from dunning.core.content.sources import TemplateSource, TraversableLoader, as_traversable
 from dunning.core.domain.model import Case

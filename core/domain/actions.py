@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import Literal
 
-__all__ = ["Action", "Decision"]
+__all__ = ["Action", "ActionKind", "CaseStatus", "Decision"]
+
+#: What the engine can decide for a reminder or a case.
+ActionKind = Literal["send", "defer", "suppress", "stop", "hold"]
+#: Where a case stands after a decision (see :class:`Decision`).
+CaseStatus = Literal["open", "held", "stopped", "paid", "closed"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +24,7 @@ class Action:
     when a defer or hold ends (None for a hold that waits for a human).
     """
 
-    kind: str
+    kind: ActionKind
     at: datetime
     channel: str | None = None
     step: int | None = None
@@ -42,12 +48,13 @@ class Decision:
     """What to do for one case now, and when to look at it again.
 
     ``status`` is ``open`` (the ladder runs), ``held`` (a human must act or a
-    promise runs), ``stopped`` (ladder ended, opted out, unreachable) or
-    ``paid``. ``next_check`` is None when nothing will happen by itself.
+    promise runs), ``stopped`` (ladder ended, opted out, unreachable),
+    ``paid`` or ``closed`` (by the lender: written off, sold, settled
+    elsewhere). ``next_check`` is None when nothing will happen by itself.
     """
 
     case_id: str
-    status: str
+    status: CaseStatus
     actions: tuple[Action, ...]
     next_check: datetime | None
     segment: str | None = None

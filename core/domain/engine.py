@@ -27,7 +27,7 @@ from decimal import Decimal
 from typing import Any
 
 from dunning.core.domain import promises
-from dunning.core.domain.actions import Action, Decision
+from dunning.core.domain.actions import Action, ActionKind, CaseStatus, Decision
 from dunning.core.domain.assignment import assign_variant
 from dunning.core.domain.model import (
     Case,
@@ -99,7 +99,7 @@ def decide(case: Case, history: History, policy: Policy, now: datetime) -> Decis
     return done.decide()
 
 
-def _final(ctx: Situation, status: str, kind: str, rule: str, amount: Decimal) -> Decision:
+def _final(ctx: Situation, status: CaseStatus, kind: ActionKind, rule: str, amount: Decimal) -> Decision:
     action = Action(kind, ctx.now, rule=rule, strategy=_name(ctx))
     return Decision(ctx.case.case_id, status, (action,), None, outstanding=amount, strategy=_name(ctx))
 
@@ -129,7 +129,7 @@ class _Positioned:
         self.opted = opted
 
     def decision(
-        self, actions: Sequence[Action], next_check: datetime | None, status: str = "open"
+        self, actions: Sequence[Action], next_check: datetime | None, status: CaseStatus = "open"
     ) -> Decision:
         return Decision(
             self.ctx.case.case_id,
@@ -142,7 +142,9 @@ class _Positioned:
             _name(self.ctx),
         )
 
-    def action(self, kind: str, step: Step | None = None, cycle: int | None = None, **kw: Any) -> Action:
+    def action(
+        self, kind: ActionKind, step: Step | None = None, cycle: int | None = None, **kw: Any
+    ) -> Action:
         if step is not None:
             kw.setdefault("channel", step.channel)
             kw.setdefault("template", step.template)

@@ -64,7 +64,7 @@ def serve_worker_metrics(
     for name in DIRECTORY_VARIABLES:
         os.environ[name] = directory
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=directory)
+    MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     registry.register(BacklogCollector(broker, lambda: list(queues)))
     try:
         server, _thread = start_http_server(port, addr=HOST, registry=registry)

@@ -56,10 +56,10 @@ class Limiters:
 
             backend = RedisBackend(url=redis_url)
         else:
-            backend = StubBackend()
+            backend = StubBackend()  # type: ignore[no-untyped-call]
         self.limits = dict(limits)
         self._limiters = {
-            name: WindowRateLimiter(
+            name: WindowRateLimiter(  # type: ignore[no-untyped-call]
                 backend, f"dunning:rate:{keys.get(name, name)}", limit=lim.count, window=lim.window
             )
             for name, lim in limits.items()

@@ -32,7 +32,7 @@ class Retries:
 
     def backoff(self, earlier: int) -> timedelta:
         """How long the worker waits after a transient failure, ``earlier`` attempts having failed before."""
-        return min(self.min_backoff * 2**earlier, self.max_backoff)
+        return min(self.min_backoff * (1 << earlier), self.max_backoff)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ def describe(error: BaseException, case: Case | None = None) -> str:
 
 def retry_after(faults: int) -> timedelta:
     """How long a case that failed ``faults`` times in a row waits before the next try."""
-    return min(FIRST_RETRY * 2 ** min(max(faults - 1, 0), 20), LONGEST_RETRY)
+    return min(FIRST_RETRY * (1 << min(max(faults - 1, 0), 20)), LONGEST_RETRY)
 
 
 @dataclass(frozen=True)
