@@ -923,3 +923,50 @@ def test_given_a_send_in_flight_when_another_case_is_paid_then_that_payment_is_n
         assert payer.error is None
         assert status(store, other) == "paid"
         assert status(store, "C-1") == "open"
+
+
+def _terminate_the_pooled_session(url: str, store: Store) -> None:
+    """Have PostgreSQL end the session behind the store's one pooled connection."""
+    with store.read() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    other = open_store(url, migrate=False)
+    try:
+        with other.write() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        other.dispose()
+
+
+def test_given_a_pooled_postgres_connection_the_server_let_go_while_idle_then_the_next_use_gets_a_fresh_one(
+    postgres_url, monkeypatch
+):
+    import dunning.core.store.base as base
+
+    store = open_store(postgres_url, pool_size=1)
+    try:
+        _terminate_the_pooled_session(postgres_url, store)
+        monkeypatch.setattr(base, "PING_AFTER_IDLE", 0.0)  # it has been idle long enough to be pinged
+        with store.read() as conn:
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        store.dispose()
+
+
+def test_given_a_pooled_postgres_connection_in_steady_use_then_it_is_not_pinged_and_a_lost_one_fails_once(
+    postgres_url,
+):
+    store = open_store(postgres_url, pool_size=1)
+    seen: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda *args: seen.append(args[2]))
+    try:
+        for _ in range(3):
+            with store.read() as conn:
+                conn.execute(text("SELECT 2"))
+        assert seen == ["SELECT 2"] * 3  # no ping between uses a moment apart
+        _terminate_the_pooled_session(postgres_url, store)
+        with pytest.raises(OperationalError), store.read() as conn:
+            conn.execute(text("SELECT 3"))
+        with store.read() as conn:  # the pool was renewed: the next use works
+            assert conn.execute(text("SELECT 4")).scalar_one() == 4
+    finally:
+        store.dispose()

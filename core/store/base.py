@@ -10,11 +10,13 @@ one process at a time: see :mod:`dunning.core.store.upgrade`).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from dunning.core.store.gate import CaseGate, FileGate, PostgresGate
@@ -24,6 +26,12 @@ __all__ = ["StoreBase", "normalise_url"]
 
 #: How long a SQLite writer waits for another before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 60
+#: A pooled PostgreSQL connection idle for longer than this (seconds) is pinged before
+#: use, and replaced if the server has let it go (a restart, an idle timeout on the way).
+#: One in steady use is not: a ping per checkout would be a round trip on every
+#: delivery and every API request. If such a connection turns out dead, that operation
+#: fails as in any outage (retried; the pool is renewed) and the next one gets a new one.
+PING_AFTER_IDLE = 5.0
 
 
 def normalise_url(url: str) -> str:
@@ -68,10 +76,11 @@ class StoreBase:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_timeout=self.pool_timeout,
-                pool_pre_ping=True,
                 use_insertmanyvalues=False,
             )
             event.listen(engine, "connect", _postgres_on_connect)
+            event.listen(engine, "checkin", _note_idle)
+            event.listen(engine, "checkout", _pinging_if_idle(engine))
             return engine
         raise ValueError(f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://")
 
@@ -131,6 +140,31 @@ def _postgres_on_connect(dbapi_connection: Any, _record: Any) -> None:
     with dbapi_connection.cursor() as cursor:
         cursor.execute("SET plan_cache_mode = force_custom_plan")
     dbapi_connection.commit()
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["idle_since"] = time.monotonic()
+
+
+def _pinging_if_idle(engine: Engine) -> Any:
+    """A checkout listener that pings a connection which sat idle in the pool.
+
+    A dead one raises DisconnectionError, on which the pool replaces it with a
+    fresh connection (and renews the connections older than it).
+    """
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa_exc.DisconnectionError(f"an idle pooled connection was lost: {exc}") from exc
+
+    return ping_if_idle
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
