@@ -28,6 +28,7 @@ from dramatiq.brokers.redis import RedisBroker
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ONE_TEXT_POLICY, machine, throwaway_store
+from results import record
 
 from dunning.testing.factories import write_portfolio
 from dunning.testing.fake_twilio import FakeTwilio
@@ -163,6 +164,12 @@ def main() -> None:
     print(
         f"scaling 1 → 2 processes: ceiling x{rates['ceiling', 2] / rates['ceiling', 1]:.2f}, "
         f"dunning x{rates['dunning', 2] / rates['dunning', 1]:.2f}"
+    )
+    record(
+        "delivery",
+        intents=args.intents,
+        threads=args.threads,
+        **{f"{side}_{processes}p_per_s": round(rate, 1) for (side, processes), rate in rates.items()},
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import ONE_TEXT_POLICY, machine, throwaway_store
+from results import record
 
 from dunning.channels.sms import SmsChannel
 from dunning.core.channel import OutboundMessage
@@ -110,7 +111,16 @@ def main() -> None:
         print(
             f"per reminder: {1000 * wall / count:.2f} ms wall, {1000 * cpu / count:.2f} ms CPU (this process)"
         )
-        print(f"bare SDK send: {bare_sdk_ms(fake):.2f} ms wall")
+        bare = bare_sdk_ms(fake)
+        print(f"bare SDK send: {bare:.2f} ms wall")
+        record(
+            "delivery_path",
+            backend=args.backend,
+            intents=count,
+            wall_ms=round(1000 * wall / count, 3),
+            cpu_ms=round(1000 * cpu / count, 3),
+            bare_sdk_ms=round(bare, 3),
+        )
 
 
 if __name__ == "__main__":

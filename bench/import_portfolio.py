@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, peak_rss_mb, throwaway_store
+from results import record
 
 HEADER = ["case_id", "debtor_id", "name", "phone", "push_token", "locale", "timezone", "account",
           "amount_due", "currency", "due_date", "payment_url", "tags"]  # fmt: skip
@@ -76,7 +77,16 @@ def main() -> None:
             store.dispose()
     print(f"file: {args.rows:,} rows, {size:,.0f} MiB; backend {args.backend}")
     print(f"import: {report} in {took:.1f} s: {report.rows / took:,.0f} rows/s")
-    print(f"peak RSS: {peak_rss_mb():,.0f} MiB (before the import: {baseline:,.0f} MiB)")
+    peak = peak_rss_mb()
+    print(f"peak RSS: {peak:,.0f} MiB (before the import: {baseline:,.0f} MiB)")
+    record(
+        "import",
+        backend=args.backend,
+        rows=args.rows,
+        seconds=round(took, 2),
+        rows_per_s=round(report.rows / took, 1),
+        peak_rss_mib=round(peak, 1),
+    )
 
 
 if __name__ == "__main__":
