@@ -16,13 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.pool import NullPool
 
 from dunning.core.runtime import build_runtime
 from dunning.core.runtime.delivery import Outcome, deliver
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.scheduler import tick
 from dunning.core.settings import Settings
+from dunning.core.store.gate import gate_key
 from dunning.core.store.schema import attempts, audit, cases, intents
 from dunning.testing.factories import make_case
 
@@ -113,6 +115,22 @@ def recorded(rt: Runtime, case_id: str) -> dict[str, Any]:
     }
 
 
+def gates_held(rt: Runtime) -> list[str]:
+    """The cases whose gate some session still holds: a payment for them would have to wait."""
+    held = []
+    other = create_engine(rt.store.engine.url, poolclass=NullPool)  # another session than the pool's
+    with other.connect() as conn:
+        for case_id in ("C-1", "C-2"):
+            key = {"k": gate_key(case_id)}
+            if conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar_one():
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)
+            else:
+                held.append(case_id)
+        conn.commit()
+    other.dispose()
+    return held
+
+
 def statements_of(rt: Runtime) -> list[str]:
     """The statements the store's SQLAlchemy engine runs from now on."""
     seen: list[str] = []
@@ -138,6 +156,7 @@ def test_direct_and_ordinary_deliveries_record_the_same(planned, fake_twilio, de
 
     direct, ordinary = recorded(rt, "C-1"), recorded(rt, "C-2")
     assert direct == ordinary
+    assert gates_held(rt) == []  # a payment may stop either case now
     texts = [r for r in fake_twilio.requests if r.method == "POST" and r.path.endswith("/Messages.json")]
     if outcome == Outcome.SENT:
         assert direct["intent"]["state"] == "sent" and direct["provider_id_shape"] == "SM"
@@ -169,4 +188,6 @@ def test_a_message_naming_another_case_sends_nothing_through_either_path(planned
     assert deliver(rt, intent_of["C-1"], "C-2").outcome != Outcome.SENT
     assert not [r for r in fake_twilio.requests if r.method == "POST"]
     assert recorded(rt, "C-1")["intent"]["state"] in ("planned", "enqueued")
+    assert gates_held(rt) == []
     assert deliver(rt, intent_of["C-1"], "C-1").outcome == Outcome.SENT
+    assert gates_held(rt) == []

@@ -119,13 +119,13 @@ def _deliver_direct(rt: Runtime, path: SendPath, intent_id: str, case_id: str) -
     the caller then delivers it the ordinary way, which re-reads it under the
     gate and records whatever becomes of it.
     """
-    with rt.store.connection() as conn, path.session(conn, case_id) as raw:
+    with rt.store.connection() as conn, path.session(conn, case_id) as session:
         try:
-            taken = path.take(raw, intent_id, case_id, rt.settling, rt.policy.combine)
+            taken = path.take(session, intent_id, case_id, rt.settling, rt.policy.combine)
         except Exception as exc:
             if is_outage(exc):
                 raise
-            path.abandon(raw)
+            path.abandon(session)
             return None
         if taken is None:
             return None
@@ -134,31 +134,30 @@ def _deliver_direct(rt: Runtime, path: SendPath, intent_id: str, case_id: str) -
         now = rt.now()
         try:
             if channel is None or _recheck(rt, intent, case, history, now) is not None:
-                path.abandon(raw)
+                path.abandon(session)
                 return None
             message = _message(rt, intent, case, channel, history, now)
         except Exception:  # the ordinary way records why it cannot go
-            path.abandon(raw)
+            path.abandon(session)
             return None
         wait = rt.limiters.try_acquire(intent.channel) if rt.limiters is not None else None
         if wait is not None:
-            path.abandon(raw)
+            path.abandon(session)
             return None
+        # Committed before the call, with the call's start: after this a crash leaves the send ambiguous.
         path.lease(
-            raw,
+            session,
             intent_id,
             now,
             {
                 **combined.lease_values(rt, message.to, now, channel.can_reconcile),
                 "attempts": intent.attempts + 1,
+                "call_started_at": now,
             },
         )
-        if not channel.can_reconcile:
-            # Committed before the call: after this point a crash leaves the send ambiguous.
-            path.lease(raw, intent_id, now, {"call_started_at": now})
 
         def record(done: datetime, provider_id: str | None, segments: int | None) -> None:
-            path.sent(raw, intent, done, provider_id, segments)
+            path.sent(session, intent, done, provider_id, segments)
 
         return _call(rt, conn, intent, case, channel, message, record)
 

@@ -33,7 +33,7 @@ from dunning.core.store.gate import gate_key
 from dunning.core.store.history import ON_CONTACT_POINT, addresses_of, assemble_histories
 from dunning.core.store.schema import cases, debtors, events, intents
 
-__all__ = ["SendPath", "Taken"]
+__all__ = ["SendPath", "Session", "Taken"]
 
 _TAKEABLE = (str(IntentState.PLANNED), str(IntentState.ENQUEUED))
 #: PostgreSQL's type code for NUMERIC, which SQLAlchemy's decimal conversion asks for.
@@ -45,6 +45,17 @@ class _Row:
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.__dict__.update(values)
+
+
+@dataclass
+class Session:
+    """One delivery's driver connection, its cursor, and the case's gate."""
+
+    raw: psycopg.Connection[Any]
+    cursor: psycopg.ClientCursor[dict[str, Any]]
+    key: int
+    #: the gate is held (shared) by this session
+    held: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,12 +98,15 @@ class SendPath:
         self._case_readers = _readers(cases, dialect) + _readers(debtors, dialect)
         self._event_readers = _readers(events, dialect)
         profile = ", ".join(f"debtors.{name}" for name in (*PROFILE, "strategy"))
-        self._lock = "SELECT pg_advisory_lock_shared(%s)"
         self._unlock = "SELECT pg_advisory_unlock_shared(%s)"
-        self._intent = f"SELECT {_columns(intents)} FROM intents WHERE intent_id = %s FOR UPDATE"
-        self._case = (
+        self._take_intent = (
+            "BEGIN; SELECT pg_advisory_lock_shared(%s);"
+            f" SELECT {_columns(intents)} FROM intents WHERE intent_id = %s FOR UPDATE"
+        )
+        self._case_and_intents = (
             f"SELECT {_columns(cases)}, {profile} FROM cases"
-            " LEFT OUTER JOIN debtors ON debtors.debtor_id = cases.debtor_id WHERE cases.case_id = %s"
+            " LEFT OUTER JOIN debtors ON debtors.debtor_id = cases.debtor_id WHERE cases.case_id = %s;"
+            f" SELECT {_columns(intents)} FROM intents WHERE intents.debtor_id = %s"
         )
         self._events = (
             f"SELECT {_columns(events)} FROM events"
@@ -100,32 +114,33 @@ class SendPath:
             " OR (events.address = ANY(%(addresses)s) AND events.kind = ANY(%(rights)s))"
             " ORDER BY events.at, events.id"
         )
-        self._intents = f"SELECT {_columns(intents)} FROM intents WHERE intents.debtor_id = %s"
         self._rights = sorted(str(kind) for kind in ON_CONTACT_POINT)
         self._live = list(LIVE)
 
     # ------------------------------------------------------------ the gate
 
     @contextlib.contextmanager
-    def session(self, conn: Connection, case_id: str) -> Iterator[psycopg.Connection[Any]]:
+    def session(self, conn: Connection, case_id: str) -> Iterator[Session]:
         """The driver connection of ``conn``, the case's gate released (shared) when done.
 
-        The lock itself is the first statement of :meth:`take`; whatever
-        happens after, the gate is let go, or the connection is thrown away
+        The lock itself is taken by :meth:`take` and normally let go by
+        :meth:`sent`, in their first and last round trips; whatever happens
+        in between, the gate is let go here, or the connection is thrown away
         (closing the session releases its locks).
         """
         raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+        session = Session(raw, psycopg.ClientCursor(raw, row_factory=dict_row), gate_key(case_id))
         try:
-            yield raw
+            yield session
         finally:
             try:
                 if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                    raw.rollback()
-                raw.autocommit = True
-                try:
-                    raw.execute(self._unlock, (gate_key(case_id),))
-                finally:
-                    raw.autocommit = False
+                    raw.execute("ROLLBACK")
+                if session.held:
+                    raw.autocommit = True
+                    raw.execute(self._unlock, (session.key,))
+                    session.held = False
+                raw.autocommit = False
             except Exception:
                 conn.invalidate()
                 raise
@@ -134,7 +149,7 @@ class SendPath:
 
     def take(
         self,
-        raw: psycopg.Connection[Any],
+        session: Session,
         intent_id: str,
         case_id: str,
         settling: Collection[str],
@@ -142,69 +157,82 @@ class SendPath:
     ) -> Taken | None:
         """Lock the gate and the intent and read what its re-check needs; None to take the usual way.
 
-        None (the transaction rolled back) when the intent is not to be sent
-        as planned by this path: already taken or done, of another case, its
-        case gone, or other loans waiting to join its message.
+        Three round trips: the gate and the intent (locked for update), then
+        the case with its debtor's reminders, then the person's events. None
+        (the transaction rolled back) when the intent is not to be sent as
+        planned by this path: already taken or done, of another case or
+        debtor, its case gone, or other loans waiting to join its message.
         """
+        raw, cur = session.raw, session.cursor
         with _translated():
-            cur = raw.cursor(row_factory=dict_row)
-            cur.execute(self._lock, (gate_key(case_id),))
-            found = cur.execute(self._intent, (intent_id,)).fetchone()
-            if found is None or found["state"] not in _TAKEABLE or found["case_id"] != case_id:
-                raw.rollback()
+            raw.autocommit = True  # each round trip says BEGIN and COMMIT itself
+            cur.execute(self._take_intent, (session.key, intent_id))
+            session.held = True
+            found = _rows(cur)[-1]
+            row = found[0] if found else None
+            if row is None or row["state"] not in _TAKEABLE or row["case_id"] != case_id:
+                self.abandon(session)
                 return None
-            row = cur.execute(self._case, (case_id,)).fetchone()
-            if row is None:
-                raw.rollback()
+            cur.execute(self._case_and_intents, (case_id, row["debtor_id"]))
+            case_rows, intent_rows = _rows(cur)
+            if not case_rows or case_rows[0]["debtor_id"] != row["debtor_id"]:
+                self.abandon(session)
                 return None
-            _convert(row, self._case_readers)
-            case = case_from_mapping(row, {k: row[k] for k in PROFILE if row[k] is not None})
-            cur.execute(
-                self._events,
-                {"debtor": case.debtor_id, "addresses": addresses_of(case), "rights": self._rights},
+            found_case = _convert(case_rows[0], self._case_readers)
+            case = case_from_mapping(
+                found_case, {k: found_case[k] for k in PROFILE if found_case[k] is not None}
             )
-            event_rows = [_convert(r, self._event_readers) for r in cur.fetchall()]
-            intent_rows = [
-                _convert(r, self._intent_readers) for r in cur.execute(self._intents, (case.debtor_id,))
-            ]
             if combine and any(
                 r["message_id"] == intent_id and r["intent_id"] != intent_id and r["state"] in _TAKEABLE
                 for r in intent_rows
             ):
-                raw.rollback()
+                self.abandon(session)
                 return None
+            cur.execute(
+                self._events,
+                {"debtor": case.debtor_id, "addresses": addresses_of(case), "rights": self._rights},
+            )
+            event_rows = [_convert(r, self._event_readers) for r in _rows(cur)[-1]]
+            intent_rows = [_convert(r, self._intent_readers) for r in intent_rows]
             history = assemble_histories([case], event_rows, intent_rows, settling)[case_id]
-            return Taken(_Row(_convert(found, self._intent_readers)), case, history)
+            return Taken(_Row(_convert(row, self._intent_readers)), case, history)
 
-    def lease(
-        self, raw: psycopg.Connection[Any], intent_id: str, now: datetime, values: Mapping[str, Any]
-    ) -> None:
-        """Write the lease (and the call's start) and commit: the intent is being sent."""
+    def lease(self, session: Session, intent_id: str, now: datetime, values: Mapping[str, Any]) -> None:
+        """Write the lease and commit, in one round trip: the intent is being sent."""
         names = sorted(values)
         assignments = ", ".join(f"{name} = %({name})s" for name in names)
         with _translated():
-            raw.execute(
-                f"UPDATE intents SET {assignments}, updated_at = %(now)s WHERE intent_id = %(intent_id)s",
+            session.cursor.execute(
+                f"UPDATE intents SET {assignments}, updated_at = %(now)s WHERE intent_id = %(intent_id)s;"
+                " COMMIT",
                 {**{name: values[name] for name in names}, "now": now, "intent_id": intent_id},
             )
-            raw.commit()
+            session.raw.autocommit = False
 
-    def abandon(self, raw: psycopg.Connection[Any]) -> None:
-        """Give up the take: nothing of it was written."""
+    def abandon(self, session: Session) -> None:
+        """Give up the take: nothing of it was written (the gate stays held until the session ends)."""
         with _translated():
-            raw.rollback()
+            session.raw.execute("ROLLBACK")
+            session.raw.autocommit = False
 
     # ------------------------------------------------------------ the record
 
     def sent(
         self,
-        raw: psycopg.Connection[Any],
+        session: Session,
         intent: Any,
         done: datetime,
         provider_id: str | None,
         segments: int | None,
     ) -> None:
-        """Record the send, its attempt, its audit row and the case's next check in one statement."""
+        """Record the send, its attempt, its audit row and the case's next check, and let the gate go.
+
+        One round trip, committed without waiting for the disk: should the
+        database lose this commit in a crash, the intent is still leased with
+        its call's start recorded (the lease's commit did wait), and settles
+        as any send cut off mid-way does — reconciled with the provider where
+        it can be asked, counted as unknown where not — never sent again.
+        """
         params = {
             "intent_id": intent.intent_id,
             "case_id": intent.case_id,
@@ -216,15 +244,33 @@ class SendPath:
             "segments": segments,
             "detail": Json({"provider_id": provider_id}),
             "live": self._live,
+            "key": session.key,
         }
         with _translated():
-            raw.execute(_RECORD_SENT, params)
-            raw.commit()
+            session.raw.autocommit = True
+            try:
+                session.cursor.execute(_RECORD_SENT, params)
+                session.held = False
+            finally:
+                if session.raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                    session.raw.autocommit = False
+
+
+def _rows(cur: psycopg.ClientCursor[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows of each statement of the last execute that returned rows, in order."""
+    out: list[list[dict[str, Any]]] = []
+    while True:
+        if cur.description is not None:
+            out.append(cur.fetchall())
+        if not cur.nextset():
+            return out
 
 
 #: The intent sent, its attempt, its audit row and the case woken, as
 #: Store.update_intent, add_attempt, add_audit and wake_case write them.
 _RECORD_SENT = """
+BEGIN;
+SET LOCAL synchronous_commit TO OFF;
 WITH sent AS (
     UPDATE intents SET state = %(state)s, provider_id = %(provider_id)s, contact_at = %(done)s,
         completed_at = %(done)s, lease_until = NULL, segments = %(segments)s, updated_at = %(done)s
@@ -241,7 +287,9 @@ UPDATE cases SET
     next_check_at = CASE WHEN next_check_at IS NULL OR next_check_at > %(done)s
         THEN %(done)s ELSE next_check_at END,
     updated_at = %(done)s
-WHERE case_id = %(case_id)s AND status = ANY(%(live)s)
+WHERE case_id = %(case_id)s AND status = ANY(%(live)s);
+COMMIT;
+SELECT pg_advisory_unlock_shared(%(key)s)
 """
 
 
