@@ -1,15 +1,18 @@
-"""A reminder's usual delivery on PostgreSQL, in a few statements straight to the driver.
+"""A reminder's usual delivery on PostgreSQL, in five round trips straight to the driver.
 
 Most deliveries go as planned: take the intent with its case and the
 person's history, lease it, send, record it sent. Through SQLAlchemy Core
 that is a dozen statements at about a quarter of a millisecond of Python
-each, on top of their round trips; here it is five reads and one update in
-the take (the case gate's lock is the take's first statement) and one
-statement for the record (a data-modifying CTE: the intent, its attempt, its
-audit row and the case's next check), run through psycopg with the same
-conversions SQLAlchemy applies to each column. Anything unusual — a loan
-joining the message, a re-check that says not now, a template that does not
-render, a provider's error — is left to the store's ordinary methods.
+each, on top of their round trips. Here the statements of each step go
+together, as one simple query each (psycopg's client-side binding, with the
+same conversions SQLAlchemy applies to each column): the case gate's lock
+with the intent locked for update; the case with the debtor's reminders; the
+person's events; the lease with its commit; and, after the provider's
+answer, the record — one data-modifying statement for the intent, its
+attempt, its audit row and the case's next check — with its commit and the
+gate's release. Anything unusual — a loan joining the message, a re-check
+that says not now, a template that does not render, a provider's error — is
+left to the store's ordinary methods.
 """
 
 from __future__ import annotations
