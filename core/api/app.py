@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dunning.core.api import queue_routes, routes
@@ -20,6 +19,7 @@ from dunning.core.api.problems import http_problem, validation_problem
 from dunning.core.api.requests import RequestContext
 from dunning.core.intake.service import Intake
 from dunning.core.runtime.runtime import Runtime
+from dunning.core.store.failures import StoreError
 
 __all__ = ["create_app"]
 
@@ -39,7 +39,7 @@ def create_app(rt: Runtime, *, broker_ping: Any = None) -> FastAPI:
     app.state.metrics = rt.metrics
     app.add_exception_handler(RequestValidationError, validation_problem)
     app.add_exception_handler(StarletteHTTPException, http_problem)
-    app.add_exception_handler(SQLAlchemyError, store_unavailable)
+    app.add_exception_handler(StoreError, store_unavailable)
     app.add_middleware(Admission, slots=settings.api_slots, wait=settings.api_queue_seconds)
     app.add_middleware(RequestContext)  # outermost: a request refused for load has an id too
     app.include_router(routes.router)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
-from sqlalchemy import select
 
 from dunning.core.api.auth import require_token
 from dunning.core.api.paging import decode_cursor, encode_cursor, strict_query
@@ -37,7 +36,6 @@ from dunning.core.intake.records import case_to_json, parse_case, parse_event
 from dunning.core.intake.service import Intake
 from dunning.core.reporting.timeline import timeline
 from dunning.core.store.queue import CaseRow, WorkItem
-from dunning.core.store.schema import cases
 
 __all__ = ["router", "work_item_out"]
 
@@ -304,9 +302,9 @@ def get_case(case_id: CaseId, request: Request) -> CaseOut:
     store = intake.rt.store
     with store.read() as conn:
         loaded = store.load_cases(conn, [case_id]).get(case_id)
-        if loaded is None:
+        row = store.case_row(conn, case_id)
+        if loaded is None or row is None:
             raise HTTPException(status_code=404, detail=f"no case {case_id!r}")
-        row = conn.execute(select(cases).where(cases.c.case_id == case_id)).one()
         history = store.histories(conn, [loaded[0]])[case_id]
         item = store.open_item(conn, case_id)
     case = loaded[0]

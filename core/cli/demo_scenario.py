@@ -21,8 +21,6 @@ from decimal import Decimal
 from importlib.resources import as_file, files
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from dunning.core.domain.model import Event, EventKind
 from dunning.core.intake.importer import ImportReport, import_file
 from dunning.core.intake.service import Intake
@@ -31,7 +29,7 @@ from dunning.core.runtime import build_runtime
 from dunning.core.runtime.embedded import Embedded
 from dunning.core.runtime.runtime import Runtime
 from dunning.core.settings import Settings
-from dunning.core.store.schema import audit, cases, intents, outbox_messages
+from dunning.core.store.reports import demo
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -108,11 +106,7 @@ class _Debtors:
 
     def notice_contacts(self, now: datetime) -> None:
         with self.rt.store.read() as conn:
-            rows = conn.execute(
-                select(outbox_messages.c.case_id, outbox_messages.c.channel)
-                .order_by(outbox_messages.c.id)
-                .offset(self.seen_messages)
-            ).all()
+            rows = demo.outbox_after(conn, self.seen_messages)
         self.seen_messages += len(rows)
         for row in rows:
             script = SCRIPTS.get(row.case_id)
@@ -222,27 +216,15 @@ def _run(out: Callable[[str], None], workdir: Path, days: int) -> DemoResult:
 
 def _summary(rt: Runtime) -> tuple[dict[str, int], dict[str, int]]:
     with rt.store.read() as conn:
-        per_channel: dict[str, int] = dict(
-            conn.execute(
-                select(intents.c.channel, func.count())
-                .where(intents.c.state == "sent")
-                .group_by(intents.c.channel)
-            ).all()
-        )
-        statuses: Counter[str] = Counter(
-            dict(conn.execute(select(cases.c.status, func.count()).group_by(cases.c.status)).all())
-        )
-        rules = conn.execute(select(audit.c.action, audit.c.rule, audit.c.kind, audit.c.case_id)).all()
+        per_channel = demo.sent_per_channel(conn)
+        statuses: Counter[str] = Counter(demo.case_statuses(conn))
+        rules = demo.audit_rules(conn)
     deferred_quiet = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("quiet_hours"))
     deferred_caps = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("cap:"))
     deferred_holiday = sum(1 for r in rules if r.action == "defer" and (r.rule or "").startswith("holiday"))
     with rt.store.read() as conn:
-        joined = conn.scalar(
-            select(func.count()).where(intents.c.state == "sent", intents.c.message_id != intents.c.intent_id)
-        )
-        courtesy = conn.scalar(
-            select(func.count()).where(intents.c.state == "sent", intents.c.template == "courtesy_notice")
-        )
+        joined = demo.sent_count(conn, joined=True)
+        courtesy = demo.sent_count(conn, template="courtesy_notice")
     claimed = len({r.case_id for r in rules if r.action == "hold" and r.rule == "payment_claimed"})
     replies = sum(1 for r in rules if r.kind == "event" and r.action == "reply")
     opt_outs = sum(1 for r in rules if r.kind == "event" and r.action == "opt_out")

@@ -18,8 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
-
 from dunning.core.domain.model import Case
 from dunning.core.errors import InputError
 from dunning.core.intake.amounts import DecimalMark
@@ -29,6 +27,7 @@ from dunning.core.intake.records import CASE_FIELDS, parse_case
 from dunning.core.intake.rejects import Rejects
 from dunning.core.policy.attributes import AttributeType
 from dunning.core.store import Store
+from dunning.core.store.failures import refusal, refused
 
 __all__ = ["CaseFile", "ImportReport", "import_file"]
 
@@ -227,7 +226,7 @@ class _Importer:
         try:
             self._upsert([p.case for p in self.pending])
         except Exception as exc:
-            if not _refused(exc):
+            if not refused(exc):
                 raise
             for item in self.pending:
                 self._one(item)
@@ -237,29 +236,12 @@ class _Importer:
         try:
             self._upsert([item.case])
         except Exception as exc:
-            if not _refused(exc):
+            if not refused(exc):
                 raise
-            self.reject(item.record, _refusal(exc))
+            self.reject(item.record, refusal(exc))
 
     def _upsert(self, batch: list[Case]) -> None:
         with self.store.write() as conn:
             result = self.store.upsert_cases(conn, batch, self.now)
         self.report.inserted += result.inserted
         self.report.updated += result.updated
-
-
-def _refused(exc: Exception) -> bool:
-    """Whether the database turned the data down (rather than being unreachable or busy)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return False
-    return isinstance(exc, StatementError | ValueError | OverflowError | TypeError)
-
-
-def _refusal(exc: Exception) -> str:
-    """Why the database refused a row, naming the column when it says which, never the values."""
-    original = exc.orig if isinstance(exc, DBAPIError) else exc
-    diag = getattr(original, "diag", None)
-    column = getattr(diag, "column_name", None)
-    constraint = getattr(diag, "constraint_name", None)
-    detail = type(original).__name__ + (f", constraint {constraint}" if constraint else "")
-    return f"{column or 'row'}: the database refused it ({detail})"

@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
-from sqlalchemy import String, Table
 
 from dunning.core.domain.model import Case, Event, EventKind
 from dunning.core.domain.zones import is_valid_zone
@@ -26,7 +25,10 @@ from dunning.core.errors import InputError
 from dunning.core.intake.amounts import DecimalMark, parse_amount
 from dunning.core.intake.shown import shown
 from dunning.core.policy.attributes import AttributeType, parse_value
-from dunning.core.store.schema import cases, events
+from dunning.core.store.schema import cases, events, text_lengths
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 __all__ = ["CASE_FIELDS", "parse_amount", "parse_attributes", "parse_case", "parse_event"]
 
@@ -108,8 +110,7 @@ def _limit(table: Table, name: str) -> int:
 
 @lru_cache(maxsize=4)
 def _column_sizes(table: str) -> dict[str, int]:
-    columns = {"cases": cases, "events": events}[table].c
-    return {c.name: int(c.type.length) for c in columns if isinstance(c.type, String) and c.type.length}
+    return text_lengths({"cases": cases, "events": events}[table])
 
 
 def _text(row: Mapping[str, Any], name: str, required: bool = False, *, limit: int = MAX_TEXT) -> str | None:

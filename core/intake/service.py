@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from dunning.core.channel import OutboundMessage
 from dunning.core.content.masking import mask_address
 from dunning.core.content.templating import render_context
@@ -31,7 +29,6 @@ from dunning.core.runtime.runtime import Runtime
 from dunning.core.runtime.telemetry import count_event
 from dunning.core.store.cases import LIVE
 from dunning.core.store.events import Recorded
-from dunning.core.store.schema import intents
 
 __all__ = ["PER_LOAN", "Intake", "ReplyResult", "Resolution"]
 
@@ -572,9 +569,7 @@ class Intake:
     def push_ack(self, intent_id: str, *, at: datetime, event_id: str | None = None) -> Recorded:
         """The lender's app reports that the debtor opened a reminder push."""
         with self.rt.store.read() as conn:
-            row = conn.execute(
-                select(intents.c.case_id, intents.c.channel).where(intents.c.intent_id == intent_id)
-            ).first()
+            row = self.rt.store.intent(conn, intent_id)
         if row is None:
             raise InputError(f"unknown intent {intent_id!r}", field="intent_id")
         event = Event(

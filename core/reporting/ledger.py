@@ -13,11 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
+from dunning.core.store import reports as q
 
-from dunning.core.reporting import queries as q
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["CaseMoney", "load_ledger", "settle"]
 

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection
-
-from dunning.core.reporting import queries as q
 from dunning.core.reporting.ledger import CaseMoney
 from dunning.core.reporting.model import GroupRow, ReportOptions, key_of
+from dunning.core.store import reports as q
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["add_promises", "promise_deadline"]
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
-from dunning.core.reporting import queries as q
 from dunning.core.reporting.costs import reminder_cost
 from dunning.core.reporting.ledger import CaseMoney
 from dunning.core.reporting.model import GroupRow, Recovery, ReportOptions, key_of
+from dunning.core.store import reports as q
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["add_recovery"]
 

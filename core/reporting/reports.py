@@ -1,6 +1,6 @@
 """``dunning report``: what the reminders did, per strategy, segment, ladder step, channel or variant.
 
-Counts come from the store in SQL (:mod:`dunning.core.reporting.queries`); money is
+Counts come from the store in SQL (:mod:`dunning.core.store.reports`); money is
 Decimal, from each channel's own price (:meth:`Channel.price`, read from its
 plugin's settings: a text priced per segment costs its price times its
 segments) and from the payments recorded, per currency. Definitions, as the
@@ -24,11 +24,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
-from dunning.core.reporting import queries as q
 from dunning.core.reporting.compare import compare_strategies, compare_variants
 from dunning.core.reporting.costs import reminder_cost
 from dunning.core.reporting.holdout import Holdout, holdout_comparison
@@ -45,6 +42,10 @@ from dunning.core.reporting.promises import add_promises
 from dunning.core.reporting.recovery import add_recovery
 from dunning.core.reporting.rolls import RollRates, roll_rates
 from dunning.core.reporting.stats import median_duration
+from dunning.core.store import reports as q
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = [
     "DEFAULT_BY",

@@ -16,13 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection
-
-from dunning.core.reporting import queries as q
 from dunning.core.reporting.model import rate
 from dunning.core.reporting.stats import wilson_interval
+from dunning.core.store import reports as q
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["ROLL_DIMENSIONS", "RollRates", "RollRow", "bucket_labels", "roll_rates"]
 

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from dunning.core.domain.model import Event
 from dunning.core.domain.standing import RIGHTS
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.store import Store
-from dunning.core.store.schema import audit, cases
 
 __all__ = ["TimelineEntry", "timeline"]
 
@@ -51,15 +48,11 @@ def timeline(store: Store, case_id: str, default_timezone: str | None = None) ->
     recorded on one of its contact points by anyone who shares it.
     """
     with store.read() as conn:
-        case = conn.execute(
-            select(cases.c.timezone, cases.c.phone, cases.c.push_token, cases.c.debtor_id).where(
-                cases.c.case_id == case_id
-            )
-        ).first()
+        case = store.case_contact(conn, case_id)
         if case is None:
             return None
         zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
-        rows = conn.execute(select(audit).where(audit.c.case_id == case_id).order_by(audit.c.at, audit.c.id))
+        rows = store.audit_of(conn, case_id)
         own = [
             TimelineEntry(
                 at=row.at,

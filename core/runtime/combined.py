@@ -17,14 +17,14 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import Connection, and_, select, update
+from typing import TYPE_CHECKING, Any
 
 from dunning.core.domain.engine import outstanding, recheck
 from dunning.core.domain.model import Case, History, IntentState
 from dunning.core.runtime.runtime import Runtime
-from dunning.core.store.schema import intents
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["Joined", "gates", "joined_to", "loans_of", "mirror", "release", "take_joined"]
 
@@ -46,10 +46,7 @@ class Joined:
 
 def joined_to(rt: Runtime, conn: Connection, owner_id: str) -> list[tuple[str, str]]:
     """(intent_id, case_id) of the loans waiting to go in ``owner_id``'s message."""
-    query = select(intents.c.intent_id, intents.c.case_id).where(
-        intents.c.message_id == owner_id, intents.c.intent_id != owner_id, intents.c.state.in_(_TAKEABLE)
-    )
-    return [(row.intent_id, row.case_id) for row in conn.execute(query.order_by(intents.c.intent_id))]
+    return rt.store.joined_to(conn, owner_id)
 
 
 @contextlib.contextmanager
@@ -112,12 +109,7 @@ def lease(
 
 def release(rt: Runtime, conn: Connection, joined: Sequence[tuple[str, str]], now: datetime) -> None:
     """The owner will not go now: each joined loan goes on its own instead."""
-    for intent_id, _case_id in joined:
-        conn.execute(
-            update(intents)
-            .where(intents.c.intent_id == intent_id, intents.c.state.in_(_TAKEABLE))
-            .values(message_id=intent_id, state=IntentState.PLANNED, not_before=now, updated_at=now)
-        )
+    rt.store.release_joined(conn, [intent_id for intent_id, _case_id in joined], now)
 
 
 def mirror(rt: Runtime, owner_id: str, joined: Sequence[Joined]) -> None:
@@ -151,11 +143,7 @@ def mirror(rt: Runtime, owner_id: str, joined: Sequence[Joined]) -> None:
             values = {"state": IntentState.ENQUEUED, "lease_until": None, "call_started_at": None}
         else:
             return
-        conn.execute(
-            update(intents)
-            .where(and_(intents.c.intent_id.in_(ids), intents.c.state == IntentState.SENDING))
-            .values(**values, updated_at=now)
-        )
+        store.settle_joined(conn, ids, values, now)
         for item in joined:
             store.add_attempt(
                 conn,

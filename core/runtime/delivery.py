@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING, Any
 
 from dunning.core.channel import Channel, OutboundMessage
 from dunning.core.content.masking import mask_address
@@ -47,6 +45,9 @@ from dunning.core.runtime.telemetry import provider_call
 from dunning.core.store.failures import is_outage
 from dunning.core.store.quarantine import describe
 from dunning.core.store.sending import SendPath
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["Delivery", "Outcome", "deliver"]
 

@@ -29,7 +29,6 @@ from dunning.core.plugins import hook_chooser, make_registry
 from dunning.core.policy.compile import load_policy
 from dunning.core.policy.model import Policy
 from dunning.core.reporting.model import DEFAULT_CURVE_DAYS
-from dunning.core.reporting.queries import case_strategies, contacts_per_debtor, paid_times, store_columns
 from dunning.core.reporting.reports import Report, ReportOptions, build_report
 from dunning.core.simulation.behaviour import ResponseModel, default_model, load_model
 from dunning.core.simulation.portfolio import PortfolioSource
@@ -37,6 +36,7 @@ from dunning.core.simulation.provider import Retries
 from dunning.core.simulation.rows import Rows
 from dunning.core.simulation.simulate import SegmentCounter, simulate
 from dunning.core.simulation.store import SimulationStore
+from dunning.core.store.reports import case_strategies, contacts_per_debtor, paid_times, store_columns
 
 __all__ = ["PolicyResult", "SimulationConfig", "load_inputs", "run_options", "run_simulation"]
 

@@ -9,15 +9,15 @@ run's store does not depend on how many workers made it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Connection, Table, insert
+from typing import TYPE_CHECKING
 
 from dunning.core.simulation.rows import Rows
 from dunning.core.store import Store, open_store
-from dunning.core.store.schema import attempts, audit, cases, debtors, events, intents
+from dunning.core.store.schema import attempts, audit, cases, debtors, events, insert_rows, intents
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 __all__ = ["SimulationStore", "write_store"]
 
@@ -54,17 +54,15 @@ def write_store(path: str | Path, rows: Rows) -> Store:
 
 
 def _insert_rows(conn: Connection, rows: Rows) -> None:
-    for table, batch in (
-        (debtors, rows.debtors),
-        (cases, rows.cases),
-        (intents, rows.intents),
-        (events, rows.events),
-        (audit, rows.audit),
-        (attempts, rows.attempts),
-    ):
-        _insert(conn, table, batch)
-
-
-def _insert(conn: Connection, table: Table, batch: Sequence[dict[str, Any]]) -> None:
-    for start in range(0, len(batch), CHUNK):
-        conn.execute(insert(table), list(batch[start : start + CHUNK]))
+    insert_rows(
+        conn,
+        [
+            (debtors, rows.debtors),
+            (cases, rows.cases),
+            (intents, rows.intents),
+            (events, rows.events),
+            (audit, rows.audit),
+            (attempts, rows.attempts),
+        ],
+        chunk=CHUNK,
+    )

@@ -18,6 +18,7 @@ from dunning.core.store.schema import cases, debtors
 __all__ = [
     "LIVE",
     "PROFILE",
+    "CaseContact",
     "CasesMixin",
     "DueCase",
     "UpsertResult",
@@ -48,6 +49,16 @@ def partition_of(debtor_id: str) -> int:
     which sees each of them when it weighs the caps that protect that person.
     """
     return int.from_bytes(hashlib.blake2b(debtor_id.encode(), digest_size=4).digest(), "big") % SLOTS
+
+
+@dataclass(frozen=True)
+class CaseContact:
+    """A case's person, zone and contact points, as a timeline needs them."""
+
+    debtor_id: str
+    timezone: str | None
+    phone: str | None
+    push_token: str | None
 
 
 @dataclass
@@ -236,6 +247,15 @@ class CasesMixin(StoreBase):
                 profile = {k: row._mapping[k] for k in _PROFILE if row._mapping[k] is not None}
                 out[row.case_id] = (case_from_row(row, profile), row.status)
         return out
+
+    def case_contact(self, conn: Connection, case_id: str) -> CaseContact | None:
+        """Whom a case reaches and where they live; None if there is no such case."""
+        row = conn.execute(
+            select(cases.c.debtor_id, cases.c.timezone, cases.c.phone, cases.c.push_token).where(
+                cases.c.case_id == case_id
+            )
+        ).first()
+        return None if row is None else CaseContact(**row._mapping)
 
     def due_cases(
         self,

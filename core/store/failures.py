@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["is_outage"]
+__all__ = ["StoreError", "is_outage", "refusal", "refused"]
+
+#: Whatever the store raises when it fails (an outage or a refusal).
+StoreError = sa_exc.SQLAlchemyError
 
 
 def is_outage(error: BaseException) -> bool:
@@ -21,3 +24,20 @@ def is_outage(error: BaseException) -> bool:
         error,
         sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError | sa_exc.TimeoutError,
     )
+
+
+def refused(error: BaseException) -> bool:
+    """Whether the database turned the data down (rather than being unreachable or busy)."""
+    if isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return False
+    return isinstance(error, sa_exc.StatementError | ValueError | OverflowError | TypeError)
+
+
+def refusal(error: BaseException) -> str:
+    """Why the database refused a row, naming the column when it says which, never the values."""
+    original = error.orig if isinstance(error, sa_exc.DBAPIError) else error
+    diag = getattr(original, "diag", None)
+    column = getattr(diag, "column_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    detail = type(original).__name__ + (f", constraint {constraint}" if constraint else "")
+    return f"{column or 'row'}: the database refused it ({detail})"

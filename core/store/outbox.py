@@ -34,6 +34,36 @@ class OutboxMixin(StoreBase):
             return postgresql.insert(table).on_conflict_do_nothing()
         return sqlite.insert(table).on_conflict_do_nothing()
 
+    # ------------------------------------------------------------ loans in one message
+
+    def joined_to(self, conn: Connection, owner_id: str) -> list[tuple[str, str]]:
+        """(intent_id, case_id) of the loans waiting to go in ``owner_id``'s message."""
+        query = select(intents.c.intent_id, intents.c.case_id).where(
+            intents.c.message_id == owner_id,
+            intents.c.intent_id != owner_id,
+            intents.c.state.in_(PENDING_STATES),
+        )
+        return [(row.intent_id, row.case_id) for row in conn.execute(query.order_by(intents.c.intent_id))]
+
+    def release_joined(self, conn: Connection, intent_ids: Iterable[str], now: datetime) -> None:
+        """Each loan that waited to join a message goes on its own instead, now."""
+        for intent_id in intent_ids:
+            conn.execute(
+                update(intents)
+                .where(intents.c.intent_id == intent_id, intents.c.state.in_(PENDING_STATES))
+                .values(message_id=intent_id, state=IntentState.PLANNED, not_before=now, updated_at=now)
+            )
+
+    def settle_joined(
+        self, conn: Connection, intent_ids: Sequence[str], values: dict[str, Any], now: datetime
+    ) -> None:
+        """The joined loans still being sent take the outcome ``values`` of their message."""
+        conn.execute(
+            update(intents)
+            .where(and_(intents.c.intent_id.in_(intent_ids), intents.c.state == IntentState.SENDING))
+            .values(**values, updated_at=now)
+        )
+
     def plan_intents(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Insert planned intents; return the ids that were new (a re-plan is ignored).
 
@@ -207,6 +237,12 @@ class OutboxMixin(StoreBase):
             key=key, intent_id=intent_id, case_id=case_id, at=at
         )
         return conn.execute(statement.returning(callbacks.c.key)).first() is not None
+
+    def audit_of(self, conn: Connection, case_id: str) -> list[Row[Any]]:
+        """A case's audit trail, oldest first."""
+        return list(
+            conn.execute(select(audit).where(audit.c.case_id == case_id).order_by(audit.c.at, audit.c.id))
+        )
 
     def add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:

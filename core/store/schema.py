@@ -9,6 +9,7 @@ cases cost, not what the portfolio does. Alembic migrations under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Connection,
     Date,
     DateTime,
     Dialect,
@@ -29,6 +31,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    insert,
     text,
 )
 
@@ -39,10 +42,12 @@ __all__ = [
     "cases",
     "debtors",
     "events",
+    "insert_rows",
     "intents",
     "metadata",
     "outbox_messages",
     "sessions",
+    "text_lengths",
     "users",
     "webhook_deliveries",
     "work_items",
@@ -397,3 +402,17 @@ webhook_deliveries = Table(
     Column("delivered_at", UTCDateTime),
     Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),
 )
+
+
+def text_lengths(table: Table) -> dict[str, int]:
+    """The length of each bounded text column of ``table``: what PostgreSQL refuses beyond."""
+    return {c.name: int(c.type.length) for c in table.c if isinstance(c.type, String) and c.type.length}
+
+
+def insert_rows(
+    conn: Connection, batches: Sequence[tuple[Table, Sequence[dict[str, Any]]]], *, chunk: int = 5000
+) -> None:
+    """Insert each batch of rows into its table, ``chunk`` rows per statement, in the order given."""
+    for table, batch in batches:
+        for start in range(0, len(batch), chunk):
+            conn.execute(insert(table), list(batch[start : start + chunk]))

@@ -4,13 +4,13 @@ One module per idea — reach and cures (:mod:`.contacts`), money (:mod:`.money`
 promises, strategies and roll rates — and the two things the others share:
 where a strategy lives in this store (:mod:`.columns`) and date arithmetic,
 which the dialects spell differently (:mod:`.dialect`). Everything is
-re-exported here, so that callers write ``queries.contacts(...)``.
+re-exported here, so that callers write ``reports.contacts(...)``.
 """
 
 from __future__ import annotations
 
-from dunning.core.reporting.queries.columns import STRATEGY, StoreColumns, store_columns
-from dunning.core.reporting.queries.contacts import (
+from dunning.core.store.reports.columns import STRATEGY, StoreColumns, store_columns
+from dunning.core.store.reports.contacts import (
     GROUP_COLUMNS,
     SENT_STATES,
     audit_counts,
@@ -27,8 +27,8 @@ from dunning.core.reporting.queries.contacts import (
     paid_times,
     portfolio_counts,
 )
-from dunning.core.reporting.queries.dialect import plus_days
-from dunning.core.reporting.queries.money import (
+from dunning.core.store.reports.dialect import plus_days
+from dunning.core.store.reports.money import (
     case_balances,
     exposed_cases,
     first_reminders,
@@ -37,9 +37,9 @@ from dunning.core.reporting.queries.money import (
     payment_events,
     sent_parts,
 )
-from dunning.core.reporting.queries.promises import promise_events
-from dunning.core.reporting.queries.rolls import PAID, roll_counts
-from dunning.core.reporting.queries.strategies import case_strategies
+from dunning.core.store.reports.promises import promise_events
+from dunning.core.store.reports.rolls import PAID, roll_counts
+from dunning.core.store.reports.strategies import case_strategies
 
 __all__ = [
     "GROUP_COLUMNS",

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, literal, select
 
 from dunning.core.domain.model import EventKind
-from dunning.core.reporting.queries.columns import StoreColumns
-from dunning.core.reporting.queries.contacts import SENT_STATES, exposure, paid_cases
+from dunning.core.store.reports.columns import StoreColumns
+from dunning.core.store.reports.contacts import SENT_STATES, exposure, paid_cases
 from dunning.core.store.schema import cases, events, intents
 
 __all__ = [

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from dunning.core.reporting.queries.columns import StoreColumns
+from dunning.core.store.reports.columns import StoreColumns
 from dunning.core.store.schema import cases, debtors
 
 __all__ = ["case_strategies"]

@@ -26,8 +26,8 @@ from sqlalchemy import (
 )
 
 from dunning.core.domain.model import EventKind, IntentState
-from dunning.core.reporting.queries.columns import StoreColumns
-from dunning.core.reporting.queries.dialect import plus_days
+from dunning.core.store.reports.columns import StoreColumns
+from dunning.core.store.reports.dialect import plus_days
 from dunning.core.store.schema import audit, cases, debtors, events, intents
 
 __all__ = [

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, case, func, literal, or_, select
 
-from dunning.core.reporting.queries.columns import STRATEGY, StoreColumns
-from dunning.core.reporting.queries.contacts import paid_cases
+from dunning.core.store.reports.columns import STRATEGY, StoreColumns
+from dunning.core.store.reports.contacts import paid_cases
 from dunning.core.store.schema import cases, debtors, intents
 
 __all__ = ["PAID", "roll_counts"]
