@@ -254,6 +254,13 @@ def sent_count(store: Store) -> int:
         return int(conn.scalar(select(func.count()).where(intents.c.state == IntentState.SENT)) or 0)
 
 
+def being_sent(store: Store) -> list[str]:
+    """Cases whose text a worker is sending now (leased, the provider called)."""
+    with store.read() as conn:
+        query = select(intents.c.case_id).where(intents.c.state == IntentState.SENDING).limit(8)
+        return list(conn.scalars(query))
+
+
 def unsettled(store: Store) -> int:
     """Reminders not yet delivered, cancelled or failed."""
     with store.read() as conn:
@@ -317,6 +324,7 @@ def run(args: argparse.Namespace, database_url: str) -> int:
         posted: dict[str, float] = {}
         returned: dict[str, float] = {}
         left_pending: list[str] = []
+        aimed: list[str] = []
         idle: list[float] = []
         cancelled = 0
         errors: list[str] = []
@@ -375,8 +383,23 @@ def run(args: argparse.Namespace, database_url: str) -> int:
             for case_id in chosen:
                 futures.append(pool.submit(pay, case_id, arrival))
                 arrival += rng.expovariate(args.rate)
-            for future in futures:
-                future.result(timeout=max(0.1, deadline - time.monotonic()))
+            # Few random payments meet their own case's text in flight; these aim at it, paying a
+            # case as soon as the store shows its text being sent (the fake's record still decides
+            # which population each payment falls in).
+            with ThreadPoolExecutor(4, thread_name_prefix="aimer") as aimers:
+                taken = set(warm) | set(chosen)
+                every = args.payments / args.rate / max(1, args.aimed)
+                while len(aimed) < args.aimed and time.monotonic() < arrival:
+                    case_id = next((c for c in being_sent(store) if c not in taken), None)
+                    if case_id is None:
+                        time.sleep(0.002)
+                        continue
+                    taken.add(case_id)
+                    aimed.append(case_id)
+                    futures.append(aimers.submit(pay, case_id, 0.0))
+                    time.sleep(every)
+                for future in futures:
+                    future.result(timeout=max(0.1, deadline - time.monotonic()))
         paying = time.monotonic() - started
         for client in clients:
             client.close()
@@ -421,8 +444,10 @@ def run(args: argparse.Namespace, database_url: str) -> int:
     print(f"twilio  : the fake answers each text after {args.twilio_delay * 1000:g} ms")
     print(f"cases   : {args.cases}; reminders planned {planned}; texts received by the fake {len(received)}")
     print(
-        f"payments: {len(ms)} of {args.payments} measured (after {args.warmup} to warm up), arriving at {args.rate:g}/s (at most {args.concurrency} "
-        f"at once), over {paying:.1f} s; reminders they cancelled {cancelled}"
+        f"payments: {len(ms)} of {args.payments + len(aimed)} measured (after {args.warmup} to warm up): "
+        f"{args.payments} arriving at {args.rate:g}/s (at most {args.concurrency} at once) and {len(aimed)} "
+        f"aimed at cases whose text the store showed being sent, over {paying:.1f} s; "
+        f"reminders they cancelled {cancelled}"
     )
     if len(idle) > 1 and not args.together:
         print(
@@ -460,7 +485,8 @@ def run(args: argparse.Namespace, database_url: str) -> int:
         events_per_s=round(accepted.per_second, 1) if accepted is not None else None,
     )
     failed = late or twice or left_pending or errors or (accepted is not None and accepted.failed)
-    return 1 if failed or len(ms) != args.payments or len(returned) != args.payments + args.warmup else 0
+    expected = args.payments + len(aimed)
+    return 1 if failed or len(ms) != expected or len(returned) != expected + args.warmup else 0
 
 
 def event_body(index: int, case_id: str, today: str) -> dict[str, Any]:
@@ -605,6 +631,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--database-url", help="PostgreSQL URL (a throwaway schema is used); default SQLite file"
+    )
+    parser.add_argument(
+        "--aimed",
+        type=int,
+        default=60,
+        help="more payments, each for a case whose text is being sent at that moment (60)",
     )
     parser.add_argument("--threads", type=int, default=4, help="delivery worker threads (4)")
     parser.add_argument(
