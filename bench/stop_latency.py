@@ -653,8 +653,8 @@ def main() -> int:
     parser.add_argument(
         "--events",
         type=int,
-        default=2000,
-        help="events of the throughput phase, after the payments (2000; 0: none)",
+        default=1500,
+        help="events of the throughput phase, after the payments (1500; 0: none)",
     )
     parser.add_argument(
         "--clients", type=int, default=16, help="clients posting events at once in the throughput phase (16)"
