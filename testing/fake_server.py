@@ -75,6 +75,8 @@ class FakeResponse:
     delay: float = 0.0
     drop: bool = False
     after: Callable[[], None] | None = None
+    #: ``time.monotonic()`` once the answer was written (None until then, or if it never was).
+    sent: float | None = None
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):
@@ -312,6 +314,7 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(payload)
                 self.wfile.flush()
+                response.sent = time.monotonic()
             except OSError:
                 self.close_connection = True
 

@@ -111,6 +111,7 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
         self._script = _Script()
         self._records: list[TwilioRecord] = []
         self._requests: list[FakeRequest] = []
+        self._answers: dict[str, FakeResponse] = {}
 
     # ------------------------------------------------------------ scripting
 
@@ -180,6 +181,7 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
             self._script = _Script()
             self._records.clear()
             self._requests.clear()
+            self._answers.clear()
         self.clear_webhooks()
 
     def _add(self, slot: str, countdown: Countdown) -> None:
@@ -210,6 +212,12 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
     def count_for(self, intent_id: str) -> int:
         """How many messages and calls of ``intent_id`` reached the fake."""
         return sum(1 for r in self.records if r.intent_id == intent_id)
+
+    def answered(self, sid: str) -> float | None:
+        """``time.monotonic()`` when the answer accepting ``sid`` was written (None: not yet, or never)."""
+        with self._lock:
+            response = self._answers.get(sid)
+        return response.sent if response is not None else None
 
     def record(self, sid: str) -> TwilioRecord:
         found = [r for r in self.records if r.sid == sid]
@@ -260,6 +268,8 @@ class FakeTwilio(FakeServer, TwilioWebhooks):
         response.delay = float(self._take("slow") or 0.0)
         response.drop = bool(self._take("drops", default=False))
         response.after = self._after(record)
+        with self._lock:
+            self._answers[record.sid] = response
         return response
 
     def _authorized(self, request: FakeRequest, sid: str) -> bool:

@@ -125,6 +125,25 @@ def test_reset_forgets_records_and_scripts(fake_twilio):
     assert status == 201 and len(fake_twilio.messages) == 1 and fake_twilio.callbacks == []
 
 
+def test_twilio_tells_when_it_answered_a_slow_message_request(fake_twilio):
+    # Given a fake Twilio that answers the next message after 0.2 s
+    fake_twilio.slow(0.2)
+    form = urllib.parse.urlencode({"To": "+8613800138000", "From": "+15005550006", "Body": "x"}).encode()
+    # When a message is posted
+    posted = time.monotonic()
+    status, body = http(
+        "POST", messages_url(fake_twilio), form, basic(fake_twilio.account_sid, fake_twilio.auth_token)
+    )
+    returned = time.monotonic()
+    # Then its record says when the request arrived, and the fake when its answer went out: in between
+    # lies the delay, so a benchmark can tell which of its own readings fell while the send was in flight
+    record = fake_twilio.record(body["sid"])
+    answered = fake_twilio.answered(body["sid"])
+    assert status == 201 and answered is not None
+    assert posted <= record.received < answered <= returned
+    assert answered - record.received >= 0.2
+
+
 def test_stopping_a_fake_does_not_wait_for_a_slow_answer():
     fake = FakeTwilio().start()
     fake.slow(30)

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.responses import Response
-from starlette.middleware.base import BaseHTTPMiddleware
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dunning.core.api.problems import ProblemResponse, problem
 from dunning.core.store.failures import is_outage
@@ -36,25 +34,33 @@ def busy(detail: str) -> ProblemResponse:
     return problem(503, detail, title="Busy", headers={"Retry-After": str(RETRY_AFTER)})
 
 
-class Admission(BaseHTTPMiddleware):
-    """Lets ``slots`` requests through at once; one waiting longer than ``wait`` seconds gets a 503."""
+class Admission:
+    """Lets ``slots`` requests through at once; one waiting longer than ``wait`` seconds gets a 503.
+
+    Pure ASGI middleware: Starlette's ``BaseHTTPMiddleware`` would add a task and a
+    stream to every request, a cost paid on each event the API takes in.
+    """
 
     def __init__(self, app: ASGIApp, *, slots: int, wait: float) -> None:
-        super().__init__(app)
+        self.app = app
         self.slots = asyncio.Semaphore(slots)
         self.wait = wait
 
-    async def dispatch(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        if request.url.path.startswith(UNGATED):
-            return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(UNGATED):
+            await self.app(scope, receive, send)
+            return
+        if self.slots.locked():
+            try:
+                await asyncio.wait_for(self.slots.acquire(), timeout=self.wait)
+            except TimeoutError:
+                refusal = busy(f"more requests than this process serves at once; retry after {RETRY_AFTER}s")
+                await refusal(scope, receive, send)
+                return
+        else:
+            await self.slots.acquire()  # a free slot: taken at once, without a timer
         try:
-            await asyncio.wait_for(self.slots.acquire(), timeout=self.wait)
-        except TimeoutError:
-            return busy(f"more requests than this process serves at once; retry after {RETRY_AFTER}s")
-        try:
-            return await call_next(request)
+            await self.app(scope, receive, send)
         finally:
             self.slots.release()
 

@@ -160,7 +160,8 @@ def post_events(body: EventIn | EventsIn, request: Request) -> list[EventResult]
             readings.append(None)
             groups.append([event])
     try:
-        recorded = intake.record_groups(groups, source="api")
+        debtors = {case_id: case.debtor_id for case_id, (case, _) in loaded.items()}
+        recorded = intake.record_groups(groups, source="api", debtors=debtors)
     except ConflictError as exc:
         raise conflict(exc) from exc
     results = []

@@ -8,7 +8,7 @@ delivery statuses with the channel's own error mapping, and act on keypresses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,9 +83,14 @@ class Intake:
         """Record one event (its id already namespaced, see :func:`keyed`)."""
         return self.record_groups([[event]], source=source)[0][0]
 
-    def record_groups(self, groups: Sequence[Sequence[Event]], *, source: str) -> list[list[Recorded]]:
-        """Record groups of events in one transaction, then tell the observers of the new ones."""
-        recorded = self.rt.store.record_events(groups, source=source, now=self.rt.now())
+    def record_groups(
+        self, groups: Sequence[Sequence[Event]], *, source: str, debtors: Mapping[str, str] | None = None
+    ) -> list[list[Recorded]]:
+        """Record groups of events in one transaction, then tell the observers of the new ones.
+
+        ``debtors`` maps the events' cases to their debtors when the caller has just read them.
+        """
+        recorded = self.rt.store.record_events(groups, source=source, now=self.rt.now(), debtors=debtors)
         for group in recorded:
             for item in group:
                 if not item.duplicate:

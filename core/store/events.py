@@ -102,7 +102,12 @@ class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
         return self.record_events([[event]], source=source, now=now)[0][0]
 
     def record_events(
-        self, groups: Sequence[Sequence[Event]], *, source: str, now: datetime
+        self,
+        groups: Sequence[Sequence[Event]],
+        *,
+        source: str,
+        now: datetime,
+        debtors: Mapping[str, str] | None = None,
     ) -> list[list[Recorded]]:
         """Record every group of events in one transaction: all of them, or none.
 
@@ -110,6 +115,8 @@ class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
         says): when its first event is a retry of one already recorded, the
         rest were recorded with it and are not recorded again. An id recorded
         before with another content raises ``ConflictError`` and records nothing.
+        ``debtors`` (case id to debtor id), when the caller has just read the
+        cases, spares a read of them here.
         """
         flat = [event for group in groups for event in group]
         if not flat:
@@ -117,7 +124,7 @@ class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
         for event in flat:
             if not event.case_id:
                 raise InputError("is required", field="case_id")
-        debtor_of, reach = self._gated_cases(flat)
+        debtor_of, reach = self._gated_cases(flat, debtors or {})
         gated = sorted({c for e in flat for c in self._gated_for(e, debtor_of, reach)})
         for attempt in (1, 2):
             try:
@@ -132,13 +139,18 @@ class EventsMixin(OutboxMixin, WorkQueueMixin, PromisesMixin):
                     raise
         raise AssertionError("unreachable")
 
-    def _gated_cases(self, batch: Sequence[Event]) -> tuple[dict[str, str], dict[Reach, list[str]]]:
+    def _gated_cases(
+        self, batch: Sequence[Event], known: Mapping[str, str]
+    ) -> tuple[dict[str, str], dict[Reach, list[str]]]:
         """Each event's debtor, and the cases each person- or number-wide event reaches.
 
         An opt-out reaches every case of its debtor and, when it was recorded on
-        a contact point, every case of everyone who shares that point.
+        a contact point, every case of everyone who shares that point. With every
+        debtor ``known`` and no such event, nothing is read.
         """
         ids = sorted({e.case_id or "" for e in batch})
+        if all(case_id in known for case_id in ids) and not any(e.kind in _DEBTOR_WIDE for e in batch):
+            return {case_id: known[case_id] for case_id in ids}, {}
         with self.read() as conn:
             debtor_of: dict[str, str] = {}
             for start in range(0, len(ids), 500):
