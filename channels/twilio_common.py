@@ -13,6 +13,7 @@ left; none means it did not, and the runtime sends it again.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -69,12 +70,28 @@ LIST_PAGE = 50
 ACCOUNT_CODES = frozenset({"20003", "20005", "20006"})
 
 
+def environment_shapes_requests(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment sets anything requests reads from it: a proxy or a CA bundle.
+
+    (Its other reading, ``.netrc``, is only for requests without credentials,
+    and every request to Twilio carries them.)
+    """
+    names = {name.lower() for name in (os.environ if environ is None else environ)}
+    return any(name.endswith("_proxy") for name in names) or bool(
+        names & {"requests_ca_bundle", "curl_ca_bundle"}
+    )
+
+
 class HeaderRecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK is untyped
     """A ``TwilioHttpClient`` that keeps each thread's last response headers (for ``Retry-After``)."""
 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._local = threading.local()
+        if self.session is not None and not environment_shapes_requests():
+            # Nothing in the environment for requests to honour (no proxy, no CA bundle):
+            # spare it the walk through every variable on every request.
+            self.session.trust_env = False
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
         self._local.headers = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -245,3 +246,41 @@ def test_an_inbound_text_is_posted_signed_like_twilio_does(fake_twilio, webhooks
     assert (form["From"], form["Body"], form["SmsStatus"]) == (PHONE, "TD", "received")
     validator = RequestValidator(fake_twilio.auth_token)
     assert validator.validate(webhooks.full_url(request), form, request.header("X-Twilio-Signature"))
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_proxy_named_in_the_environment_carries_the_texts(fake_twilio, webhooks, monkeypatch):
+    # Given an operator whose egress goes through a proxy (here one that is down)
+    for name in [n for n in os.environ if n.lower() == "no_proxy"]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    built = SmsChannel.from_settings(load_settings(**fake_twilio.settings(public_url=webhooks.url)))
+    assert built is not None
+    try:
+        # Then the text goes to the proxy, not around it: nothing reaches Twilio directly
+        with pytest.raises((TransientDeliveryError, AmbiguousDeliveryError)):
+            built.send(sms())
+    finally:
+        built.close()
+    assert fake_twilio.messages == []
+
+
+@pytest.mark.parametrize(
+    ("environ", "shaped"),
+    [
+        ({"PATH": "/usr/bin", "HOME": "/root"}, False),
+        ({"https_proxy": "http://proxy:3128"}, True),
+        ({"ALL_PROXY": "socks5://proxy:1080"}, True),
+        ({"NO_PROXY": "localhost"}, True),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
+    ],
+)
+def test_the_environment_is_read_for_requests_only_where_it_says_something(environ, shaped):
+    from dunning.channels.twilio_common import environment_shapes_requests
+
+    assert environment_shapes_requests(environ) is shaped

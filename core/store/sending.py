@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from psycopg.types.json import Json
 from sqlalchemy import Connection, Numeric, Table
 from sqlalchemy import exc as sa_exc
@@ -55,7 +54,7 @@ class Session:
     """One delivery's driver connection, its cursor, and the case's gate."""
 
     raw: psycopg.Connection[Any]
-    cursor: psycopg.ClientCursor[dict[str, Any]]
+    cursor: psycopg.ClientCursor[tuple[Any, ...]]
     key: int
     #: the gate is held (shared) by this session
     held: bool = False
@@ -101,6 +100,9 @@ class SendPath:
         self._case_readers = _readers(cases, dialect) + _readers(debtors, dialect)
         self._event_readers = _readers(events, dialect)
         profile = ", ".join(f"debtors.{name}" for name in (*PROFILE, "strategy"))
+        self._intent_names = [column.name for column in intents.columns]
+        self._case_names = [column.name for column in cases.columns] + [*PROFILE, "strategy"]
+        self._event_names = [column.name for column in events.columns]
         self._unlock = "SELECT pg_advisory_unlock_shared(%s)"
         self._take_intent = (
             "BEGIN; SELECT pg_advisory_lock_shared(%s);"
@@ -132,7 +134,7 @@ class SendPath:
         (closing the session releases its locks).
         """
         raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
-        session = Session(raw, psycopg.ClientCursor(raw, row_factory=dict_row), gate_key(case_id))
+        session = Session(raw, psycopg.ClientCursor(raw), gate_key(case_id))
         try:
             yield session
         finally:
@@ -171,13 +173,13 @@ class SendPath:
             raw.autocommit = True  # each round trip says BEGIN and COMMIT itself
             cur.execute(self._take_intent, (session.key, intent_id))
             session.held = True
-            found = _rows(cur)[-1]
+            found = _rows(cur, ["locked"], self._intent_names)[-1]
             row = found[0] if found else None
             if row is None or row["state"] not in _TAKEABLE or row["case_id"] != case_id:
                 self.abandon(session)
                 return None
             cur.execute(self._case_and_intents, (case_id, row["debtor_id"]))
-            case_rows, intent_rows = _rows(cur)
+            case_rows, intent_rows = _rows(cur, self._case_names, self._intent_names)
             if not case_rows or case_rows[0]["debtor_id"] != row["debtor_id"]:
                 self.abandon(session)
                 return None
@@ -195,7 +197,7 @@ class SendPath:
                 self._events,
                 {"debtor": case.debtor_id, "addresses": addresses_of(case), "rights": self._rights},
             )
-            event_rows = [_convert(r, self._event_readers) for r in _rows(cur)[-1]]
+            event_rows = [_convert(r, self._event_readers) for r in _rows(cur, self._event_names)[-1]]
             intent_rows = [_convert(r, self._intent_readers) for r in intent_rows]
             history = assemble_histories([case], event_rows, intent_rows, settling)[case_id]
             return Taken(_Row(_convert(row, self._intent_readers)), case, history)
@@ -259,12 +261,18 @@ class SendPath:
                     session.raw.autocommit = False
 
 
-def _rows(cur: psycopg.ClientCursor[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The rows of each statement of the last execute that returned rows, in order."""
+def _rows(cur: psycopg.ClientCursor[tuple[Any, ...]], *names: list[str]) -> list[list[dict[str, Any]]]:
+    """The rows of each statement of the last execute that returned rows, by the column ``names`` of each.
+
+    Rows come as tuples and are named here: psycopg's own naming would describe
+    every column of every result anew.
+    """
     out: list[list[dict[str, Any]]] = []
     while True:
-        if cur.description is not None:
-            out.append(cur.fetchall())
+        result = cur.pgresult
+        if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK:
+            columns = names[len(out)]
+            out.append([dict(zip(columns, row, strict=True)) for row in cur.fetchall()])
         if not cur.nextset():
             return out
 
