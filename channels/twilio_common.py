@@ -70,16 +70,15 @@ LIST_PAGE = 50
 ACCOUNT_CODES = frozenset({"20003", "20005", "20006"})
 
 
-def environment_shapes_requests(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether the environment sets anything requests reads from it: a proxy or a CA bundle.
+def proxied(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment names a proxy (or proxy exceptions) for requests to honour."""
+    return any(name.lower().endswith("_proxy") for name in (os.environ if environ is None else environ))
 
-    (Its other reading, ``.netrc``, is only for requests without credentials,
-    and every request to Twilio carries them.)
-    """
-    names = {name.lower() for name in (os.environ if environ is None else environ)}
-    return any(name.endswith("_proxy") for name in names) or bool(
-        names & {"requests_ca_bundle", "curl_ca_bundle"}
-    )
+
+def ca_bundle(environ: Mapping[str, str] | None = None) -> str | None:
+    """The CA bundle the environment names for requests, as requests reads it, or None."""
+    found = os.environ if environ is None else environ
+    return found.get("REQUESTS_CA_BUNDLE") or found.get("CURL_CA_BUNDLE") or None
 
 
 class HeaderRecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the SDK is untyped
@@ -88,9 +87,13 @@ class HeaderRecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # the 
     def __init__(self, timeout: float) -> None:
         super().__init__(timeout=timeout)
         self._local = threading.local()
-        if self.session is not None and not environment_shapes_requests():
-            # Nothing in the environment for requests to honour (no proxy, no CA bundle):
-            # spare it the walk through every variable on every request.
+        if self.session is not None and not proxied():
+            # With no proxy to honour, the environment is read once, here, rather than
+            # walked through on every request (its CA bundle kept; its .netrc is only
+            # for requests without credentials, and every request to Twilio has them).
+            bundle = ca_bundle()
+            if bundle is not None:
+                self.session.verify = bundle
             self.session.trust_env = False
 
     def request(self, *args: Any, **kwargs: Any) -> Response:

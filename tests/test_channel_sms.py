@@ -271,16 +271,28 @@ def test_a_proxy_named_in_the_environment_carries_the_texts(fake_twilio, webhook
 
 
 @pytest.mark.parametrize(
-    ("environ", "shaped"),
+    ("environ", "proxy", "bundle"),
     [
-        ({"PATH": "/usr/bin", "HOME": "/root"}, False),
-        ({"https_proxy": "http://proxy:3128"}, True),
-        ({"ALL_PROXY": "socks5://proxy:1080"}, True),
-        ({"NO_PROXY": "localhost"}, True),
-        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, True),
+        ({"PATH": "/usr/bin", "HOME": "/root"}, False, None),
+        ({"https_proxy": "http://proxy:3128"}, True, None),
+        ({"ALL_PROXY": "socks5://proxy:1080"}, True, None),
+        ({"NO_PROXY": "localhost"}, True, None),
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem", "CURL_CA_BUNDLE": "/x.pem"}, False, "/etc/ssl/corp.pem"),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/curl.pem"}, False, "/etc/ssl/curl.pem"),
     ],
 )
-def test_the_environment_is_read_for_requests_only_where_it_says_something(environ, shaped):
-    from dunning.channels.twilio_common import environment_shapes_requests
+def test_what_the_environment_says_to_requests_is_read_as_requests_reads_it(environ, proxy, bundle):
+    from dunning.channels.twilio_common import ca_bundle, proxied
 
-    assert environment_shapes_requests(environ) is shaped
+    assert (proxied(environ), ca_bundle(environ)) == (proxy, bundle)
+
+
+def test_a_ca_bundle_in_the_environment_is_the_one_the_client_verifies_with(monkeypatch, fake_twilio):
+    from dunning.channels.twilio_common import TwilioAccount
+
+    for name in [n for n in os.environ if n.lower().endswith("_proxy")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp.pem")
+    account = TwilioAccount("AC" + "0" * 32, "token", base_url=fake_twilio.url)
+    merged = account.http.session.merge_environment_settings("https://api.twilio.com/", {}, None, None, None)
+    assert merged["verify"] == "/etc/ssl/corp.pem"
