@@ -36,6 +36,7 @@ from results import record
 from sqlalchemy import select, update
 
 from dunning.core.domain.model import Case
+from dunning.core.runtime import build_runtime
 from dunning.core.runtime.partitioned import partitioned_tick
 from dunning.core.settings import Settings
 from dunning.core.store.schema import audit as audit_table
@@ -214,6 +215,7 @@ def main() -> None:
             f"portfolio: {total:,} cases ({args.cases:,} due), loaded in {loaded:.1f} s, backend {args.backend}"
         )
         settings = Settings(database_url=url, policy=str(ROOT / "examples" / "policy.yaml"), tick_batch=5000)
+        build_runtime(settings, dry_run=True, clock=lambda: NOW).close()  # plugins imported, as in a scheduler
         profiler = _profiler() if args.profile else None
         started, cpu = time.perf_counter(), cpu_seconds()
         report = partitioned_tick(settings, NOW, args.processes, dry_run=True)
