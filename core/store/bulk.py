@@ -19,9 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Boolean, Connection, Table
 from sqlalchemy.engine import Dialect
 
 from dunning.core.store.schema import UTCDateTime
@@ -31,8 +33,12 @@ __all__ = ["insert_rows", "pg_array_type", "sqlite_time", "sqlite_value"]
 Convert = Callable[[Any], Any]
 
 
+@lru_cache(maxsize=4096)
 def sqlite_time(value: datetime | None) -> str | None:
-    """An aware time as SQLAlchemy keeps it in SQLite: naive UTC text with microseconds."""
+    """An aware time as SQLAlchemy keeps it in SQLite: naive UTC text with microseconds.
+
+    Cached: a page's rows share a handful of times (the tick's own above all).
+    """
     if value is None:
         return None
     if value.tzinfo is None:
@@ -49,6 +55,10 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _bool(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -62,10 +72,12 @@ def _aware(value: datetime | None) -> datetime | None:
 def sqlite_value(column_type: Any, dialect: Dialect) -> Convert:
     """How a value of this column type goes to SQLite: as SQLAlchemy's own bind processor sends it.
 
-    Times, the bulk of the values, take a shortcut that writes the same text.
+    Times, the bulk of the values, and flags take a shortcut that writes the same.
     """
     if isinstance(column_type, UTCDateTime):
         return sqlite_time
+    if isinstance(column_type, Boolean):
+        return _bool
     process = column_type.bind_processor(dialect)
     return process if process is not None else _same
 
@@ -103,6 +115,21 @@ def pg_arrays(table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any
         convert = _pg_value(table.c[name].type)
         out.append([convert(row[name]) for row in rows])
     return out
+
+
+def _sqlite_params(
+    converters: Sequence[Convert], columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> list[list[Any]]:
+    """Each row's values in column order, converted where the column's type asks for it."""
+    get = itemgetter(*columns)
+    convert = [(i, c) for i, c in enumerate(converters) if c is not _same]
+    params = []
+    for row in rows:
+        values = list(get(row)) if len(columns) > 1 else [get(row)]
+        for i, c in convert:
+            values[i] = c(values[i])
+        params.append(values)
+    return params
 
 
 def _complete(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
@@ -154,9 +181,7 @@ def insert_rows(
     converters = [sqlite_value(table.c[name].type, conn.dialect) for name in columns]
     marks = ", ".join("?" for _ in columns)
     conflict = " ON CONFLICT DO NOTHING" if ignore_on is not None else ""
-    params = [
-        tuple(convert(row[name]) for convert, name in zip(converters, columns, strict=True)) for row in rows
-    ]
+    params = _sqlite_params(converters, columns, rows)
     cursor = raw.cursor()
     try:
         cursor.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}){conflict}', params)

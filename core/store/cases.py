@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
+from sqlalchemy import JSON, Connection, Row, TypeDecorator, bindparam, or_, select, tuple_, update
 from sqlalchemy import case as sql_case
 
 from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
 from dunning.core.store.bulk import pg_array_type, sqlite_time
-from dunning.core.store.schema import cases, debtors
+from dunning.core.store.schema import UTCDateTime, cases, debtors
 
 __all__ = [
     "CasesMixin",
@@ -242,18 +244,31 @@ class CasesMixin(StoreBase):
         partitions: tuple[int, int] = (1, 0),
         after: tuple[datetime, str] | None = None,
     ) -> list[DueCase]:
-        """The next page of due cases, loaded whole (one query), oldest check first."""
-        query = select(cases, *_DEBTOR_COLUMNS).select_from(
-            cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id)
-        )
-        query = _due(query, now, partitions, after).limit(limit)
+        """The next page of due cases, loaded whole (one query), oldest check first.
+
+        Read through the driver, with only the columns a decision needs, each
+        value converted once by its column's own rule.
+        """
+        statement, params = _due_statement(self.dialect, now, limit, partitions, after)
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        cursor = raw.cursor()
+        try:
+            cursor.execute(statement, params)
+            found = cursor.fetchall()
+        finally:
+            cursor.close()
+        convert = _due_converters(conn.dialect)
         out = []
-        for row in conn.execute(query):
-            m = row._mapping
+        for values in found:
+            m = dict(zip(_DUE_NAMES, values, strict=True))
+            for name, process in convert:
+                m[name] = process(m[name])
             profile = {k: m[k] for k in _PROFILE if m[k] is not None}
+            case = case_from_mapping(m, profile)
             out.append(
                 DueCase(
-                    case_from_row(row, profile),
+                    case,
                     m["status"],
                     m["updated_at"],
                     m["next_check_at"],
@@ -323,8 +338,10 @@ class CasesMixin(StoreBase):
 
 
 #: The columns of a case the tick writes back, in the order the statements below take them.
-_STATE = ("case_id", "version", "status", "segment", "ladder", "next_check_at", "updated_at")
-_STATE += ("closed_at", "hold_reason", "held_since")
+_STATE = (
+    "case_id", "version", "status", "segment", "ladder", "next_check_at", "updated_at",
+    "closed_at", "hold_reason", "held_since",
+)  # fmt: skip
 #: A case whose status is one of these is closed as of the write.
 _CLOSING = ("paid", "stopped", "closed")
 _SET_STATE = """
@@ -401,3 +418,74 @@ def _sqlite_set_states(
             if updated_at == stamp[case_id]:
                 written.add(case_id)
     return written
+
+
+#: The columns of a due case the scheduler reads: the case, its version and holds, its debtor's profile.
+_DUE_CASE = (
+    "case_id", "debtor_id", "name", "account", "amount_due", "currency", "due_date", "locale",
+    "phone", "push_token", "timezone", "payment_url", "contact", "tags", "contacts", "amount_as_of",
+    "deadline", "attributes", "status", "updated_at", "next_check_at", "promise_until", "quarantined_at",
+)  # fmt: skip
+_DUE_NAMES = (*_DUE_CASE, *_PROFILE, "strategy")
+
+
+def _due_statement(
+    dialect: str, now: datetime, limit: int, partitions: tuple[int, int], after: tuple[datetime, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The due-case query in the driver's own terms, as :func:`_due` builds it for SQLAlchemy."""
+    mark = (lambda name: f"%({name})s") if dialect == "postgresql" else (lambda name: f":{name}")
+    time = (lambda t: t) if dialect == "postgresql" else sqlite_time
+    columns = ", ".join([*(f'c."{k}"' for k in _DUE_CASE), *(f'd."{k}"' for k in (*_PROFILE, "strategy"))])
+    live = ", ".join(f"'{status}'" for status in LIVE)
+    where = [f"c.status IN ({live})", f"c.next_check_at <= {mark('now')}"]
+    params: dict[str, Any] = {"now": time(now), "limit": limit}
+    count, index = partitions
+    if count > 1:
+        modulo = "%%" if dialect == "postgresql" else "%"
+        where.append(f'c."partition" {modulo} {mark("count")} = {mark("index")}')
+        params.update(count=count, index=index)
+    if after is not None:
+        # A row-value comparison, which both databases answer from the index in order.
+        where.append(f"(c.next_check_at, c.case_id) > ({mark('after_at')}, {mark('after_id')})")
+        params.update(after_at=time(after[0]), after_id=after[1])
+    statement = (
+        f"SELECT {columns} FROM cases AS c LEFT OUTER JOIN debtors AS d ON d.debtor_id = c.debtor_id "
+        f"WHERE {' AND '.join(where)} ORDER BY c.next_check_at, c.case_id LIMIT {mark('limit')}"
+    )
+    return statement, params
+
+
+def _due_converters(dialect: Any) -> list[tuple[str, Callable[[Any], Any]]]:
+    """How each column of a due case comes back from the driver to Python, as SQLAlchemy would bring it."""
+    out: list[tuple[str, Callable[[Any], Any]]] = []
+    for name in _DUE_CASE:
+        column_type = cases.c[name].type
+        if dialect.name == "sqlite" and isinstance(column_type, UTCDateTime):
+            out.append((name, _sqlite_time_value))
+            continue
+        if dialect.name == "sqlite" and isinstance(column_type, JSON):
+            out.append((name, _sqlite_json_value))
+            continue
+        if dialect.name == "postgresql":
+            # psycopg brings JSON, dates and numbers as Python's own; dunning's types finish the job.
+            if isinstance(column_type, TypeDecorator):
+                out.append((name, partial(column_type.process_result_value, dialect=dialect)))
+            continue
+        process = column_type.dialect_impl(dialect).result_processor(dialect, None)
+        if process is not None:
+            out.append((name, process))
+    return out
+
+
+def _sqlite_json_value(value: str | None) -> Any:
+    """A JSON column's text back to Python; the empty list and mapping most cases carry, at once."""
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return None if value is None else json.loads(value)
+
+
+def _sqlite_time_value(value: str | None) -> datetime | None:
+    """A time as SQLite keeps it (naive UTC text) back to an aware UTC time."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)

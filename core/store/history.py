@@ -196,7 +196,9 @@ def assemble_histories(
                 for owner, e in on_point.get(address, {}).values()
                 if owner != debtor_id
             ]
-            zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
-            hours = response_hours(debtor_events[debtor_id], zone)
+            hours: dict[int, int] = {}
+            if debtor_events[debtor_id]:  # most people due have said nothing yet
+                zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
+                hours = response_hours(debtor_events[debtor_id], zone)
             out[case.case_id] = History(tuple(mine + others), contacts, hours)
     return out
