@@ -215,7 +215,8 @@ def main() -> None:
             f"portfolio: {total:,} cases ({args.cases:,} due), loaded in {loaded:.1f} s, backend {args.backend}"
         )
         settings = Settings(database_url=url, policy=str(ROOT / "examples" / "policy.yaml"), tick_batch=5000)
-        build_runtime(settings, dry_run=True, clock=lambda: NOW).close()  # plugins imported, as in a scheduler
+        # Plugins imported before the clock starts, as in a running scheduler.
+        build_runtime(settings, dry_run=True, clock=lambda: NOW).close()
         profiler = _profiler() if args.profile else None
         started, cpu = time.perf_counter(), cpu_seconds()
         report = partitioned_tick(settings, NOW, args.processes, dry_run=True)
