@@ -316,6 +316,27 @@ def _cap_block(
     return None
 
 
+@lru_cache(maxsize=4096)
+def _clock_block(
+    t: datetime,
+    channel: str,
+    rails: Guardrails,
+    zones: tuple[ZoneInfo, ...],
+    window: SendWindow | None,
+    phone_country: str | None,
+) -> tuple[datetime | None, str] | None:
+    """What the clock and the calendar alone say of ``t``: quiet hours, the send window, a holiday.
+
+    Nothing of the debtor's own past enters it, so one answer serves every
+    debtor in the same zones at the same moment (a tick asks it thousands of times).
+    """
+    return (
+        _quiet_block(t, channel, rails, zones)
+        or (window_block(t, window, zones, rails.workdays) if window is not None else None)
+        or _holiday_block(t, rails, zones, phone_country)
+    )
+
+
 def earliest_lawful(
     start: datetime,
     channel: str,
@@ -356,9 +377,7 @@ def earliest_lawful(
         if t - start > horizon:
             break
         block = (
-            _quiet_block(t, channel, rails, zones)
-            or (window_block(t, window, zones, rails.workdays) if window is not None else None)
-            or _holiday_block(t, rails, zones, phone_country)
+            _clock_block(t, channel, rails, tuple(zones), window, phone_country)
             or _cooldown_block(t, channel, rails, zones, events, case_id)
             or _cap_block(t, channel, rails, contacts, case_id, exclude_intent, joins)
         )
