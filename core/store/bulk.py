@@ -19,16 +19,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Connection, Table
+from sqlalchemy import JSON, Boolean, Column, Connection, Table, TypeDecorator
 from sqlalchemy.engine import Dialect
 
 from dunning.core.store.schema import UTCDateTime
 
-__all__ = ["insert_rows", "pg_array_type", "sqlite_time", "sqlite_value"]
+__all__ = ["insert_rows", "mark", "pg_array_type", "read_rows", "result_value", "sqlite_time", "sqlite_value"]
 
 Convert = Callable[[Any], Any]
 
@@ -55,6 +55,11 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _json_of(column_type: JSON) -> Convert:
+    """JSON text as SQLAlchemy writes it: a none is JSON's ``null`` unless the column keeps it as NULL."""
+    return _json if column_type.none_as_null else json.dumps
+
+
 def _bool(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
@@ -72,12 +77,14 @@ def _aware(value: datetime | None) -> datetime | None:
 def sqlite_value(column_type: Any, dialect: Dialect) -> Convert:
     """How a value of this column type goes to SQLite: as SQLAlchemy's own bind processor sends it.
 
-    Times, the bulk of the values, and flags take a shortcut that writes the same.
+    Times, the bulk of the values, flags and JSON take a shortcut that writes the same.
     """
     if isinstance(column_type, UTCDateTime):
         return sqlite_time
     if isinstance(column_type, Boolean):
         return _bool
+    if isinstance(column_type, JSON):
+        return _json_of(column_type)
     process = column_type.bind_processor(dialect)
     return process if process is not None else _same
 
@@ -85,7 +92,7 @@ def sqlite_value(column_type: Any, dialect: Dialect) -> Convert:
 def _pg_value(column_type: Any) -> Convert:
     """How a value of this column type goes into a PostgreSQL array parameter."""
     if isinstance(column_type, JSON):
-        return _json  # sent as text, cast to json in the statement
+        return _json_of(column_type)  # sent as text, cast to json in the statement
     if isinstance(column_type, UTCDateTime):
         return _aware
     return _same
@@ -134,8 +141,8 @@ def _sqlite_params(
 
 def _complete(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
     """Rows with the same keys: a column some row leaves out takes its default (else none)."""
-    keys = list(rows[0])
-    if all(len(row) == len(keys) and all(k in row for k in keys) for row in rows):
+    keys = rows[0].keys()
+    if all(row.keys() == keys for row in rows):
         return rows
     seen = {k for row in rows for k in row}
     columns = [c.name for c in table.columns if c.name in seen]
@@ -188,3 +195,62 @@ def insert_rows(
     finally:
         cursor.close()
     return [row[ignore_on] for row in rows] if ignore_on is not None else []
+
+
+def _sqlite_json_value(value: str | None) -> Any:
+    """A JSON column's text back to Python; the empty list and mapping most rows carry, at once."""
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return None if value is None else json.loads(value)
+
+
+def _sqlite_time_value(value: str | None) -> datetime | None:
+    """A time as SQLite keeps it (naive UTC text) back to an aware UTC time."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def result_value(column_type: Any, dialect: Dialect) -> Convert | None:
+    """How a value of this column type comes back from the driver, as SQLAlchemy would bring it (None: as is)."""
+    if dialect.name == "postgresql":
+        # psycopg brings JSON, dates and numbers as Python's own; dunning's types finish the job.
+        if isinstance(column_type, TypeDecorator):
+            return partial(column_type.process_result_value, dialect=dialect)
+        return None
+    if isinstance(column_type, UTCDateTime):
+        return _sqlite_time_value
+    if isinstance(column_type, JSON):
+        return _sqlite_json_value
+    return column_type.dialect_impl(dialect).result_processor(dialect, None)
+
+
+def read_rows(
+    conn: Connection, columns: Sequence[Column[Any]], statement: str, params: Any
+) -> list[dict[str, Any]]:
+    """Rows of ``statement`` (which selects ``columns``, in order) as dicts, each value converted once.
+
+    ``statement`` marks its parameters in the driver's style (:func:`mark`).
+    """
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.execute(statement, params)
+        found = cursor.fetchall()
+    finally:
+        cursor.close()
+    names = [column.name for column in columns]
+    convert = [(c.name, p) for c in columns if (p := result_value(c.type, conn.dialect)) is not None]
+    out = []
+    for values in found:
+        row = dict(zip(names, values, strict=True))
+        for name, process in convert:
+            row[name] = process(row[name])
+        out.append(row)
+    return out
+
+
+def mark(conn: Connection) -> str:
+    """The driver's mark for a positional parameter."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import partial
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Row, TypeDecorator, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
 from sqlalchemy import case as sql_case
 
 from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
-from dunning.core.store.bulk import pg_array_type, sqlite_time
-from dunning.core.store.schema import UTCDateTime, cases, debtors
+from dunning.core.store.bulk import pg_array_type, result_value, sqlite_time
+from dunning.core.store.schema import cases, debtors
 
 __all__ = [
     "CasesMixin",
@@ -389,12 +387,11 @@ def _sqlite_set_states(
     conn: Connection, values: Sequence[dict[str, Any]], versioned: bool, rows: Sequence[Mapping[str, Any]]
 ) -> set[str]:
     """One ``executemany``; when it wrote fewer rows than given, read back which carry this write's stamp."""
-    marks = {k: f":{k}" for k in _STATE}
     statement = f"UPDATE cases SET {_SET_STATE.format(v=':')} WHERE case_id = :case_id"
     if versioned:
         statement += " AND updated_at = :version"
     times = ("version", "next_check_at", "updated_at", "closed_at", "held_since")
-    params = [{k: (sqlite_time(row[k]) if k in times else row[k]) for k in marks} for row in values]
+    params = [{**row, **{k: sqlite_time(row[k]) for k in times}} for row in values]
     raw = conn.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
@@ -457,35 +454,5 @@ def _due_statement(
 
 def _due_converters(dialect: Any) -> list[tuple[str, Callable[[Any], Any]]]:
     """How each column of a due case comes back from the driver to Python, as SQLAlchemy would bring it."""
-    out: list[tuple[str, Callable[[Any], Any]]] = []
-    for name in _DUE_CASE:
-        column_type = cases.c[name].type
-        if dialect.name == "sqlite" and isinstance(column_type, UTCDateTime):
-            out.append((name, _sqlite_time_value))
-            continue
-        if dialect.name == "sqlite" and isinstance(column_type, JSON):
-            out.append((name, _sqlite_json_value))
-            continue
-        if dialect.name == "postgresql":
-            # psycopg brings JSON, dates and numbers as Python's own; dunning's types finish the job.
-            if isinstance(column_type, TypeDecorator):
-                out.append((name, partial(column_type.process_result_value, dialect=dialect)))
-            continue
-        process = column_type.dialect_impl(dialect).result_processor(dialect, None)
-        if process is not None:
-            out.append((name, process))
-    return out
-
-
-def _sqlite_json_value(value: str | None) -> Any:
-    """A JSON column's text back to Python; the empty list and mapping most cases carry, at once."""
-    if value == "[]":
-        return []
-    if value == "{}":
-        return {}
-    return None if value is None else json.loads(value)
-
-
-def _sqlite_time_value(value: str | None) -> datetime | None:
-    """A time as SQLite keeps it (naive UTC text) back to an aware UTC time."""
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+    found = [(name, result_value(cases.c[name].type, dialect)) for name in _DUE_CASE]
+    return [(name, process) for name, process in found if process is not None]
