@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 
 __all__ = ["Action", "Decision"]
 
@@ -56,6 +55,6 @@ class Decision:
     #: the debtor's strategy, where the policy splits debtors between strategies (to record)
     strategy: str | None = None
 
-    @cached_property
+    @property
     def sends(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind == "send")

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -163,7 +164,19 @@ class Guardrails:
 
     def quiet_minutes(self, channel: str) -> frozenset[int]:
         """The minutes of the day that are quiet for ``channel`` (computed once per channel)."""
-        return _quiet_minutes(self.quiet, channel)
+        found = self._answers.get(channel)
+        if found is None:
+            found = self._answers[channel] = _quiet_minutes(self.quiet, channel)
+        return found
+
+    @cached_property
+    def _answers(self) -> dict[Any, Any]:
+        """Answers that depend on these rules and their arguments alone, kept for the next case.
+
+        Keyed by argument, on the rules themselves: hashing the rules at every
+        question would cost more than some of the answers.
+        """
+        return {}
 
     @property
     def workdays(self) -> frozenset[date]:
@@ -316,7 +329,10 @@ def _cap_block(
     return None
 
 
-@lru_cache(maxsize=4096)
+#: How many answers of the clock a set of rules keeps before it starts afresh.
+_CLOCK_ANSWERS = 4096
+
+
 def _clock_block(
     t: datetime,
     channel: str,
@@ -330,6 +346,24 @@ def _clock_block(
     Nothing of the debtor's own past enters it, so one answer serves every
     debtor in the same zones at the same moment (a tick asks it thousands of times).
     """
+    answers = rails._answers
+    key = (t, channel, zones, window, phone_country)
+    if key in answers:
+        return answers[key]
+    if len(answers) > _CLOCK_ANSWERS:
+        answers.clear()
+    answers[key] = found = _clock_answer(t, channel, rails, zones, window, phone_country)
+    return found
+
+
+def _clock_answer(
+    t: datetime,
+    channel: str,
+    rails: Guardrails,
+    zones: tuple[ZoneInfo, ...],
+    window: SendWindow | None,
+    phone_country: str | None,
+) -> tuple[datetime | None, str] | None:
     return (
         _quiet_block(t, channel, rails, zones)
         or (window_block(t, window, zones, rails.workdays) if window is not None else None)
