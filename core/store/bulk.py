@@ -28,7 +28,16 @@ from sqlalchemy.engine import Dialect
 
 from dunning.core.store.schema import UTCDateTime
 
-__all__ = ["insert_rows", "mark", "pg_array_type", "read_rows", "result_value", "sqlite_time", "sqlite_value"]
+__all__ = [
+    "fetch",
+    "insert_rows",
+    "mark",
+    "pg_array_type",
+    "read_rows",
+    "result_value",
+    "sqlite_time",
+    "sqlite_value",
+]
 
 Convert = Callable[[Any], Any]
 
@@ -232,14 +241,7 @@ def read_rows(
 
     ``statement`` marks its parameters in the driver's style (:func:`mark`).
     """
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.execute(statement, params)
-        found = cursor.fetchall()
-    finally:
-        cursor.close()
+    found = fetch(conn, statement, params)
     names = [column.name for column in columns]
     convert = [(c.name, p) for c in columns if (p := result_value(c.type, conn.dialect)) is not None]
     out = []
@@ -249,6 +251,19 @@ def read_rows(
             row[name] = process(row[name])
         out.append(row)
     return out
+
+
+def fetch(conn: Connection, statement: str, params: Any) -> list[Any]:
+    """Every row of ``statement`` as the driver gives it (PostgreSQL's in binary, which reads faster)."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    binary = {"binary": True} if conn.dialect.name == "postgresql" else {}
+    cursor = raw.cursor(**binary)
+    try:
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def mark(conn: Connection) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy import case as sql_case
 
 from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
-from dunning.core.store.bulk import pg_array_type, result_value, sqlite_time
+from dunning.core.store.bulk import fetch, pg_array_type, result_value, sqlite_time
 from dunning.core.store.schema import cases, debtors
 
 __all__ = [
@@ -248,14 +248,7 @@ class CasesMixin(StoreBase):
         value converted once by its column's own rule.
         """
         statement, params = _due_statement(self.dialect, now, limit, partitions, after)
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        try:
-            cursor.execute(statement, params)
-            found = cursor.fetchall()
-        finally:
-            cursor.close()
+        found = fetch(conn, statement, params)
         convert = _due_converters(conn.dialect)
         out = []
         for values in found:
