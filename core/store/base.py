@@ -24,6 +24,8 @@ __all__ = ["StoreBase", "normalise_url"]
 
 #: How long a SQLite writer waits for another before giving up (seconds).
 SQLITE_BUSY_TIMEOUT = 60
+#: SQLite's page cache per connection, in KiB.
+SQLITE_CACHE_KIB = 65536
 
 
 def normalise_url(url: str) -> str:
@@ -140,6 +142,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    # A page cache of 64 MiB (the default is 2 MiB): a tick's writes land all over a large portfolio.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
