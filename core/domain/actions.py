@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Literal
 
 __all__ = ["Action", "ActionKind", "CaseStatus", "Decision"]
@@ -63,6 +62,6 @@ class Decision:
     #: the debtor's strategy, where the policy splits debtors between strategies (to record)
     strategy: str | None = None
 
-    @cached_property
+    @property
     def sends(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.kind == "send")

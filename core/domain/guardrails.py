@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -163,7 +164,19 @@ class Guardrails:
 
     def quiet_minutes(self, channel: str) -> frozenset[int]:
         """The minutes of the day that are quiet for ``channel`` (computed once per channel)."""
-        return _quiet_minutes(self.quiet, channel)
+        found = self._answers.get(channel)
+        if found is None:
+            found = self._answers[channel] = _quiet_minutes(self.quiet, channel)
+        return found
+
+    @cached_property
+    def _answers(self) -> dict[Any, Any]:
+        """Answers that depend on these rules and their arguments alone, kept for the next case.
+
+        Keyed by argument, on the rules themselves: hashing the rules at every
+        question would cost more than some of the answers.
+        """
+        return {}
 
     @property
     def workdays(self) -> frozenset[date]:
@@ -316,6 +329,48 @@ def _cap_block(
     return None
 
 
+#: How many answers of the clock a set of rules keeps before it starts afresh.
+_CLOCK_ANSWERS = 4096
+
+
+def _clock_block(
+    t: datetime,
+    channel: str,
+    rails: Guardrails,
+    zones: tuple[ZoneInfo, ...],
+    window: SendWindow | None,
+    phone_country: str | None,
+) -> tuple[datetime | None, str] | None:
+    """What the clock and the calendar alone say of ``t``: quiet hours, the send window, a holiday.
+
+    Nothing of the debtor's own past enters it, so one answer serves every
+    debtor in the same zones at the same moment (a tick asks it thousands of times).
+    """
+    answers = rails._answers
+    key = (t, channel, zones, window, phone_country)
+    if key in answers:
+        return answers[key]
+    if len(answers) > _CLOCK_ANSWERS:
+        answers.clear()
+    answers[key] = found = _clock_answer(t, channel, rails, zones, window, phone_country)
+    return found
+
+
+def _clock_answer(
+    t: datetime,
+    channel: str,
+    rails: Guardrails,
+    zones: tuple[ZoneInfo, ...],
+    window: SendWindow | None,
+    phone_country: str | None,
+) -> tuple[datetime | None, str] | None:
+    return (
+        _quiet_block(t, channel, rails, zones)
+        or (window_block(t, window, zones, rails.workdays) if window is not None else None)
+        or _holiday_block(t, rails, zones, phone_country)
+    )
+
+
 def earliest_lawful(
     start: datetime,
     channel: str,
@@ -356,9 +411,7 @@ def earliest_lawful(
         if t - start > horizon:
             break
         block = (
-            _quiet_block(t, channel, rails, zones)
-            or (window_block(t, window, zones, rails.workdays) if window is not None else None)
-            or _holiday_block(t, rails, zones, phone_country)
+            _clock_block(t, channel, rails, tuple(zones), window, phone_country)
             or _cooldown_block(t, channel, rails, zones, events, case_id)
             or _cap_block(t, channel, rails, contacts, case_id, exclude_intent, joins)
         )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -144,7 +145,13 @@ class Situation:
 
     def local_midnight(self, day: Any) -> datetime:
         """The latest midnight of ``day`` across the candidate zones (the careful one)."""
-        return max(local_moment(day, time(0), z) for z in self.zones)
+        return _latest_midnight(day, self.zones)
+
+
+@lru_cache(maxsize=4096)
+def _latest_midnight(day: Any, zones: tuple[ZoneInfo, ...]) -> datetime:
+    """Cached: a page's cases share a few due dates and zones."""
+    return max(local_moment(day, time(0), z) for z in zones)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,7 @@ def _decide_in_order(
     planned: dict[str, list[Contact]] = {}
     decided = []
     faults = []
+    loans = Counter(due.case.debtor_id for due in page)
     for due in by_priority(rt, page, histories, now):
         case = due.case
         history = histories[case.case_id]
@@ -213,8 +214,9 @@ def _decide_in_order(
             faults.append(Fault(case.case_id, "decide", describe(exc, case), due.updated_at))
             log.error("case %s quarantined: deciding it failed (%s)", case.case_id, type(exc).__name__)
             continue
-        for action in decision.sends:
-            planned.setdefault(case.debtor_id, []).append(_pending_contact(case, action, now))
+        if loans[case.debtor_id] > 1:  # only another loan of the same person reads them
+            for action in decision.sends:
+                planned.setdefault(case.debtor_id, []).append(_pending_contact(case, action, now))
         decided.append((case, decision))
     return decided, faults
 

@@ -32,6 +32,8 @@ SQLITE_BUSY_TIMEOUT = 60
 #: delivery and every API request. If such a connection turns out dead, that operation
 #: fails as in any outage (retried; the pool is renewed) and the next one gets a new one.
 PING_AFTER_IDLE = 5.0
+#: SQLite's page cache per connection, in KiB.
+SQLITE_CACHE_KIB = 65536
 
 
 def normalise_url(url: str) -> str:
@@ -174,6 +176,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
+    # A page cache of 64 MiB (the default is 2 MiB): a tick's writes land all over a large portfolio.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

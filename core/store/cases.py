@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, or_, select, tuple_, update
 from sqlalchemy import case as sql_case
 
 from dunning.core.domain.model import Case
 from dunning.core.store.base import StoreBase
+from dunning.core.store.bulk import fetch, pg_array_type, result_value, sqlite_time
 from dunning.core.store.schema import cases, debtors
 
 __all__ = [
@@ -265,18 +266,24 @@ class CasesMixin(StoreBase):
         partitions: tuple[int, int] = (1, 0),
         after: tuple[datetime, str] | None = None,
     ) -> list[DueCase]:
-        """The next page of due cases, loaded whole (one query), oldest check first."""
-        query = select(cases, *_DEBTOR_COLUMNS).select_from(
-            cases.outerjoin(debtors, debtors.c.debtor_id == cases.c.debtor_id)
-        )
-        query = _due(query, now, partitions, after).limit(limit)
+        """The next page of due cases, loaded whole (one query), oldest check first.
+
+        Read through the driver, with only the columns a decision needs, each
+        value converted once by its column's own rule.
+        """
+        statement, params = _due_statement(self.dialect, now, limit, partitions, after)
+        found = fetch(conn, statement, params)
+        convert = _due_converters(conn.dialect)
         out = []
-        for row in conn.execute(query):
-            m = row._mapping
+        for values in found:
+            m = dict(zip(_DUE_NAMES, values, strict=True))
+            for name, process in convert:
+                m[name] = process(m[name])
             profile = {k: m[k] for k in _PROFILE if m[k] is not None}
+            case = case_from_mapping(m, profile)
             out.append(
                 DueCase(
-                    case_from_row(row, profile),
+                    case,
                     m["status"],
                     m["updated_at"],
                     m["next_check_at"],
@@ -305,62 +312,17 @@ class CasesMixin(StoreBase):
     def set_case_state(
         self, conn: Connection, rows: Sequence[dict[str, Any]], versions: Mapping[str, datetime] | None = None
     ) -> set[str]:
-        """Write back each decided case's status, segment, ladder, next check and hold reason (one executemany).
+        """Write back each decided case's status, segment, ladder, next check and hold reason (one statement).
 
         With ``versions`` (the ``updated_at`` each case was read at), a case changed
         since — by a payment, a re-import — is left alone; returns the cases written.
         """
         if not rows:
             return set()
-        condition = cases.c.case_id == bindparam("b_case_id")
-        if versions is not None:
-            condition = and_(condition, cases.c.updated_at == bindparam("b_version"))
-        statement = (
-            update(cases)
-            .where(condition)
-            .values(
-                status=bindparam("b_status"),
-                segment=bindparam("b_segment"),
-                ladder=bindparam("b_ladder"),
-                next_check_at=bindparam("b_next_check_at"),
-                updated_at=bindparam("b_updated_at"),
-                closed_at=bindparam("b_closed_at"),
-                hold_reason=bindparam("b_hold_reason"),
-                # Held for the same reason as before: since the first time; else since now (or never).
-                held_since=sql_case(
-                    (cases.c.hold_reason == bindparam("b_hold_reason"), cases.c.held_since),
-                    else_=bindparam("b_held_since"),
-                ),
-            )
-        )
-        params = [
-            {
-                **{
-                    f"b_{k}": row[k]
-                    for k in ("case_id", "status", "segment", "ladder", "next_check_at", "updated_at")
-                },
-                "b_closed_at": row["updated_at"] if row["status"] in ("paid", "stopped", "closed") else None,
-                "b_hold_reason": row.get("hold_reason"),
-                "b_held_since": row["updated_at"] if row.get("hold_reason") else None,
-                **({"b_version": versions.get(row["case_id"])} if versions is not None else {}),
-            }
-            for row in rows
-        ]
-        result = conn.execute(statement, params)
-        ids = {row["case_id"] for row in rows}
-        if versions is None or result.rowcount == len(rows):
-            return ids
-        # Some case changed meanwhile: only those now carrying this write's stamp were written.
-        stamp = {row["case_id"]: row["updated_at"] for row in rows}
-        written = set()
-        for start in range(0, len(rows), CHUNK):
-            chunk = list(ids)[start : start + CHUNK]
-            for case_id, updated_at in conn.execute(
-                select(cases.c.case_id, cases.c.updated_at).where(cases.c.case_id.in_(chunk))
-            ):
-                if updated_at == stamp[case_id]:
-                    written.add(case_id)
-        return written
+        values = [_state_values(row, versions) for row in rows]
+        if self.dialect == "postgresql":
+            return _pg_set_states(conn, values, versions is not None)
+        return _sqlite_set_states(conn, values, versions is not None, rows)
 
     def record_strategies(self, conn: Connection, assigned: Mapping[str, str], now: datetime) -> None:
         """Record each debtor's strategy (debtor id -> name); a debtor keeps it from then on."""
@@ -388,3 +350,126 @@ class CasesMixin(StoreBase):
                 updated_at=at,
             )
         )
+
+
+#: The columns of a case the tick writes back, in the order the statements below take them.
+_STATE = (
+    "case_id", "version", "status", "segment", "ladder", "next_check_at", "updated_at",
+    "closed_at", "hold_reason", "held_since",
+)  # fmt: skip
+#: A case whose status is one of these is closed as of the write.
+_CLOSING = ("paid", "stopped", "closed")
+_SET_STATE = """
+    status = {v}status, segment = {v}segment, ladder = {v}ladder, next_check_at = {v}next_check_at,
+    updated_at = {v}updated_at, closed_at = {v}closed_at, hold_reason = {v}hold_reason,
+    held_since = CASE WHEN cases.hold_reason = {v}hold_reason THEN cases.held_since
+                      ELSE {v}held_since END
+"""  # Held for the same reason as before: since the first time; else since now (or never).
+
+
+def _state_values(row: Mapping[str, Any], versions: Mapping[str, datetime] | None) -> dict[str, Any]:
+    stamp = row["updated_at"]
+    reason = row.get("hold_reason")
+    return {
+        "case_id": row["case_id"],
+        "version": versions.get(row["case_id"]) if versions is not None else None,
+        "status": row["status"],
+        "segment": row["segment"],
+        "ladder": row["ladder"],
+        "next_check_at": row["next_check_at"],
+        "updated_at": stamp,
+        "closed_at": stamp if row["status"] in _CLOSING else None,
+        "hold_reason": reason,
+        "held_since": stamp if reason else None,
+    }
+
+
+def _pg_set_states(conn: Connection, values: Sequence[dict[str, Any]], versioned: bool) -> set[str]:
+    """One ``UPDATE ... FROM unnest(...)``; ``RETURNING`` names the cases it wrote."""
+    types = {"version": cases.c.updated_at.type, "held_since": cases.c.held_since.type}
+    arrays = ", ".join(f"%b::{pg_array_type(conn, types.get(k) or cases.c[k].type)}" for k in _STATE)
+    where = "cases.case_id = v.case_id" + (" AND cases.updated_at = v.version" if versioned else "")
+    statement = (
+        f"UPDATE cases SET {_SET_STATE.format(v='v.')} FROM unnest({arrays}) AS v({', '.join(_STATE)}) "
+        f"WHERE {where} RETURNING cases.case_id"
+    )
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(statement, [[row[k] for row in values] for k in _STATE])
+        return {found[0] for found in cursor.fetchall()}
+
+
+def _sqlite_set_states(
+    conn: Connection, values: Sequence[dict[str, Any]], versioned: bool, rows: Sequence[Mapping[str, Any]]
+) -> set[str]:
+    """One ``executemany``; when it wrote fewer rows than given, read back which carry this write's stamp."""
+    statement = f"UPDATE cases SET {_SET_STATE.format(v=':')} WHERE case_id = :case_id"
+    if versioned:
+        statement += " AND updated_at = :version"
+    times = ("version", "next_check_at", "updated_at", "closed_at", "held_since")
+    params = [{**row, **{k: sqlite_time(row[k]) for k in times}} for row in values]
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement, params)
+        count = cursor.rowcount
+    finally:
+        cursor.close()
+    ids = {row["case_id"] for row in rows}
+    if not versioned or count == len(rows):
+        return ids
+    # Some case changed meanwhile: only those now carrying this write's stamp were written.
+    stamp = {row["case_id"]: row["updated_at"] for row in rows}
+    written = set()
+    listed = list(ids)
+    for start in range(0, len(listed), CHUNK):
+        chunk = listed[start : start + CHUNK]
+        for case_id, updated_at in conn.execute(
+            select(cases.c.case_id, cases.c.updated_at).where(cases.c.case_id.in_(chunk))
+        ):
+            if updated_at == stamp[case_id]:
+                written.add(case_id)
+    return written
+
+
+#: The columns of a due case the scheduler reads: the case, its version and holds, its debtor's profile.
+_DUE_CASE = (
+    "case_id", "debtor_id", "name", "account", "amount_due", "currency", "due_date", "locale",
+    "phone", "push_token", "timezone", "payment_url", "contact", "tags", "contacts", "amount_as_of",
+    "deadline", "attributes", "status", "updated_at", "next_check_at", "promise_until", "quarantined_at",
+)  # fmt: skip
+_DUE_NAMES = (*_DUE_CASE, *_PROFILE, "strategy")
+
+
+def _due_statement(
+    dialect: str, now: datetime, limit: int, partitions: tuple[int, int], after: tuple[datetime, str] | None
+) -> tuple[str, dict[str, Any]]:
+    """The due-case query in the driver's own terms, as :func:`_due` builds it for SQLAlchemy."""
+    mark = (lambda name: f"%({name})s") if dialect == "postgresql" else (lambda name: f":{name}")
+    time = (lambda t: t) if dialect == "postgresql" else sqlite_time
+    columns = ", ".join([*(f'c."{k}"' for k in _DUE_CASE), *(f'd."{k}"' for k in (*_PROFILE, "strategy"))])
+    live = ", ".join(f"'{status}'" for status in LIVE)
+    where = [f"c.status IN ({live})", f"c.next_check_at <= {mark('now')}"]
+    params: dict[str, Any] = {"now": time(now), "limit": limit}
+    count, index = partitions
+    if count > 1:
+        modulo = "%%" if dialect == "postgresql" else "%"
+        where.append(f'c."partition" {modulo} {mark("count")} = {mark("index")}')
+        params.update(count=count, index=index)
+    if after is not None:
+        # A row-value comparison, which both databases answer from the index in order.
+        where.append(f"(c.next_check_at, c.case_id) > ({mark('after_at')}, {mark('after_id')})")
+        params.update(after_at=time(after[0]), after_id=after[1])
+    statement = (
+        f"SELECT {columns} FROM cases AS c LEFT OUTER JOIN debtors AS d ON d.debtor_id = c.debtor_id "
+        f"WHERE {' AND '.join(where)} ORDER BY c.next_check_at, c.case_id LIMIT {mark('limit')}"
+    )
+    return statement, params
+
+
+def _due_converters(dialect: Any) -> list[tuple[str, Callable[[Any], Any]]]:
+    """How each column of a due case comes back from the driver to Python, as SQLAlchemy would bring it."""
+    found = [(name, result_value(cases.c[name].type, dialect)) for name in _DUE_CASE]
+    return [(name, process) for name, process in found if process is not None]

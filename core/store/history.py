@@ -6,12 +6,13 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
+from sqlalchemy import Column, Connection, Row
 
 from dunning.core.domain.learning import response_hours
 from dunning.core.domain.model import Case, Contact, ContactStatus, Event, EventKind, History, IntentState
 from dunning.core.domain.zones import candidate_zones
 from dunning.core.store.base import StoreBase
+from dunning.core.store.bulk import mark, read_rows
 from dunning.core.store.schema import events, intents
 
 __all__ = [
@@ -41,6 +42,19 @@ ON_CONTACT_POINT = frozenset(
 )
 CHUNK = 500
 _RIGHTS = frozenset(str(k) for k in ON_CONTACT_POINT)
+
+#: The columns of an event and of an intent that a history is made of.
+_EVENT = [events.c[k] for k in ("id", "event_id", "case_id", "debtor_id", "kind", "at", "amount", "full")]
+_EVENT += [
+    events.c[k] for k in ("date", "channel", "text", "address", "intent_id", "reason", "source", "actor")
+]
+_INTENT = [intents.c[k] for k in ("intent_id", "case_id", "debtor_id", "channel", "ladder", "step", "cycle")]
+_INTENT += [intents.c[k] for k in ("seq", "contact_at", "state", "connected", "message_id")]
+
+
+def _names(columns: Sequence[Column[Any]]) -> str:
+    return ", ".join(f'"{column.name}"' for column in columns)
+
 
 _STATUS = {
     IntentState.PLANNED: ContactStatus.PENDING,
@@ -138,17 +152,25 @@ class HistoryMixin(StoreBase):
         event_rows: list[Mapping[Any, Any]] = []
         intent_rows: list[Mapping[Any, Any]] = []
         rights = sorted(str(k) for k in ON_CONTACT_POINT)
+        p = mark(conn)
         for start in range(0, len(debtor_ids), CHUNK):
             chunk = debtor_ids[start : start + CHUNK]
             addresses = sorted({a for d in chunk for case in by_debtor[d] for a in addresses_of(case)})
             # One read for the people's own events and the rights anyone recorded on their numbers.
-            wanted: ColumnElement[bool] = events.c.debtor_id.in_(chunk)
+            wanted = f"debtor_id IN ({', '.join(p for _ in chunk)})"
+            params: list[Any] = list(chunk)
             if addresses:
-                wanted = or_(wanted, and_(events.c.address.in_(addresses), events.c.kind.in_(rights)))
-            query = select(events).where(wanted).order_by(events.c.at, events.c.id)
-            event_rows.extend(row._mapping for row in conn.execute(query))
-            query = select(intents).where(intents.c.debtor_id.in_(chunk))
-            intent_rows.extend(row._mapping for row in conn.execute(query))
+                wanted += (
+                    f" OR (address IN ({', '.join(p for _ in addresses)})"
+                    f" AND kind IN ({', '.join(p for _ in rights)}))"
+                )
+                params += [*addresses, *rights]
+            statement = f"SELECT {_names(_EVENT)} FROM events WHERE {wanted} ORDER BY at, id"
+            event_rows.extend(read_rows(conn, _EVENT, statement, params))
+            statement = (
+                f"SELECT {_names(_INTENT)} FROM intents WHERE debtor_id IN ({', '.join(p for _ in chunk)})"
+            )
+            intent_rows.extend(read_rows(conn, _INTENT, statement, chunk))
         return assemble_histories(batch, event_rows, intent_rows, settling, default_timezone)
 
 
@@ -196,7 +218,9 @@ def assemble_histories(
                 for owner, e in on_point.get(address, {}).values()
                 if owner != debtor_id
             ]
-            zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
-            hours = response_hours(debtor_events[debtor_id], zone)
+            hours: dict[int, int] = {}
+            if debtor_events[debtor_id]:  # most people due have said nothing yet
+                zone = candidate_zones(case.timezone, case.phone, default_timezone)[0]
+                hours = response_hours(debtor_events[debtor_id], zone)
             out[case.case_id] = History(tuple(mine + others), contacts, hours)
     return out

@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dunning.core.domain.model import IntentState
 from dunning.core.store.base import StoreBase
+from dunning.core.store.bulk import insert_rows
 from dunning.core.store.schema import attempts, audit, callbacks, intents
 
 __all__ = ["PENDING_STATES", "OutboxMixin"]
@@ -67,20 +68,24 @@ class OutboxMixin(StoreBase):
     def plan_intents(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
         """Insert planned intents; return the ids that were new (a re-plan is ignored).
 
-        Two schedulers planning the same intent at once may both count it as new:
-        the insert keeps one row, and a second hand-over of it is harmless.
+        On PostgreSQL the insert itself says which rows were new, even with two
+        schedulers planning the same intent at once; on SQLite, whose writers
+        take turns, the ids already planned are looked up first.
         """
         if not rows:
             return []
+        if self.dialect == "postgresql":
+            return insert_rows(conn, intents, rows, ignore_on="intent_id")
         ids = [row["intent_id"] for row in rows]
         known: set[str] = set()
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            known.update(conn.scalars(select(intents.c.intent_id).where(intents.c.intent_id.in_(chunk))))
-        fresh = [row for row in rows if row["intent_id"] not in known]
-        if fresh:
-            conn.execute(self._insert_ignore(intents), fresh)
-        return [row["intent_id"] for row in fresh]
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT intent_id FROM intents WHERE intent_id IN ({marks})"
+            known.update(found for (found,) in conn.exec_driver_sql(query, tuple(chunk)))
+        return insert_rows(
+            conn, intents, [row for row in rows if row["intent_id"] not in known], ignore_on="intent_id"
+        )
 
     def mark_enqueued(self, conn: Connection, ids: Sequence[str], now: datetime) -> None:
         if ids:
@@ -245,5 +250,6 @@ class OutboxMixin(StoreBase):
         )
 
     def add_audit(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Append rows to the audit trail (a row without a detail has none)."""
         if rows:
-            conn.execute(insert(audit), [{"detail": None, **row} for row in rows])
+            insert_rows(conn, audit, rows)
