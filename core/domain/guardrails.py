@@ -349,7 +349,8 @@ def _clock_block(
     answers = rails._answers
     key = (t, channel, zones, window, phone_country)
     if key in answers:
-        return answers[key]
+        known: tuple[datetime | None, str] | None = answers[key]
+        return known
     if len(answers) > _CLOCK_ANSWERS:
         answers.clear()
     answers[key] = found = _clock_answer(t, channel, rails, zones, window, phone_country)

@@ -231,7 +231,8 @@ def result_value(column_type: Any, dialect: Dialect) -> Convert | None:
         return _sqlite_time_value
     if isinstance(column_type, JSON):
         return _sqlite_json_value
-    return column_type.dialect_impl(dialect).result_processor(dialect, None)
+    process: Callable[[Any], Any] | None = column_type.dialect_impl(dialect).result_processor(dialect, None)
+    return process
 
 
 def read_rows(

@@ -447,8 +447,13 @@ def _due_statement(
     dialect: str, now: datetime, limit: int, partitions: tuple[int, int], after: tuple[datetime, str] | None
 ) -> tuple[str, dict[str, Any]]:
     """The due-case query in the driver's own terms, as :func:`_due` builds it for SQLAlchemy."""
-    mark = (lambda name: f"%({name})s") if dialect == "postgresql" else (lambda name: f":{name}")
-    time = (lambda t: t) if dialect == "postgresql" else sqlite_time
+
+    def mark(name: str) -> str:
+        return f"%({name})s" if dialect == "postgresql" else f":{name}"
+
+    def time(t: datetime) -> Any:
+        return t if dialect == "postgresql" else sqlite_time(t)
+
     columns = ", ".join([*(f'c."{k}"' for k in _DUE_CASE), *(f'd."{k}"' for k in (*_PROFILE, "strategy"))])
     live = ", ".join(f"'{status}'" for status in LIVE)
     where = [f"c.status IN ({live})", f"c.next_check_at <= {mark('now')}"]
