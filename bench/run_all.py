@@ -273,7 +273,7 @@ def main() -> None:
     parser.add_argument("--write", type=Path, metavar="FILE", help="put the table in FILE (BENCHMARKS.md)")
     parser.add_argument("--only", help="run only the scripts whose label contains this text")
     parser.add_argument(
-        "--results", type=Path, help="read these recorded results instead of running anything"
+        "--results", type=Path, help="tabulate the results.jsonl of an earlier run instead of running"
     )
     args = parser.parse_args()
     described = machine()
@@ -315,9 +315,10 @@ def main() -> None:
     print(f"\n{sum(r.met == 'yes' for r in rows)} of {len(rows)} met; {took / 60:.1f} minutes")
     if args.write is not None:
         when = datetime.now(UTC).strftime("%Y-%m-%d")
+        duration = "" if args.results is not None else f", in {took / 60:.0f} minutes,"
         write(
             args.write,
-            f"Measured by `python bench/run_all.py` on {when}, in {took / 60:.0f} minutes, on\n"
+            f"Measured by `python bench/run_all.py` on {when}{duration} on\n"
             f"{described}, with PostgreSQL and Redis on the same machine.\n\n{text}",
         )
 
