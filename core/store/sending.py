@@ -25,11 +25,12 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import Connection, Numeric, Table
+from sqlalchemy import Connection, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 
 from dunning.core.domain.model import Case, History, IntentState
+from dunning.core.store.bulk import result_value
 from dunning.core.store.cases import LIVE, PROFILE, case_from_mapping
 from dunning.core.store.gate import gate_key
 from dunning.core.store.history import ON_CONTACT_POINT, addresses_of, assemble_histories
@@ -38,8 +39,6 @@ from dunning.core.store.schema import cases, debtors, events, intents
 __all__ = ["SendPath", "Session", "Taken"]
 
 _TAKEABLE = (str(IntentState.PLANNED), str(IntentState.ENQUEUED))
-#: PostgreSQL's type code for NUMERIC, which SQLAlchemy's decimal conversion asks for.
-_NUMERIC_OID = 1700
 
 
 class _Row:
@@ -70,15 +69,10 @@ class Taken:
 
 
 def _readers(table: Table, dialect: Dialect) -> list[tuple[str, Callable[[Any], Any]]]:
-    """SQLAlchemy's conversion of each column that has one (aware UTC datetimes, tidy amounts)."""
-    out: list[tuple[str, Callable[[Any], Any]]] = []
-    for column in table.columns:
-        impl = column.type.dialect_impl(dialect)
-        inner = getattr(impl, "impl_instance", impl)
-        process = impl.result_processor(dialect, _NUMERIC_OID if isinstance(inner, Numeric) else None)
-        if process is not None:
-            out.append((column.name, process))
-    return out
+    """The conversion of each column that needs one, as the store's other driver reads make it."""
+    return [
+        (c.name, process) for c in table.columns if (process := result_value(c.type, dialect)) is not None
+    ]
 
 
 def _convert(row: dict[str, Any], readers: list[tuple[str, Callable[[Any], Any]]]) -> dict[str, Any]:
